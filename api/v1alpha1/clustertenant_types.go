@@ -18,70 +18,37 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// EDIT THIS FILE!  THIS IS SCAFFOLDING FOR YOU TO OWN!
-// NOTE: json tags are required.  Any new fields you add must have json tags for the fields to be serialized.
-
-// ClusterTenantSpec defines the desired state of ClusterTenant
-type ClusterTenantSpec struct {
-	// INSERT ADDITIONAL SPEC FIELDS - desired state of cluster
-	// Important: Run "make" to regenerate code after modifying this file
-	// The following markers will use OpenAPI v3 schema to validate the value
-	// More info: https://book.kubebuilder.io/reference/markers/crd-validation.html
-
-	// foo is an example field of ClusterTenant. Edit clustertenant_types.go to remove/update
-	// +optional
-	Foo *string `json:"foo,omitempty"`
-}
-
-// ClusterTenantStatus defines the observed state of ClusterTenant.
-type ClusterTenantStatus struct {
-	// INSERT ADDITIONAL STATUS FIELD - define observed state of cluster
-	// Important: Run "make" to regenerate code after modifying this file
-
-	// For Kubernetes API conventions, see:
-	// https://github.com/kubernetes/community/blob/master/contributors/devel/sig-architecture/api-conventions.md#typical-status-properties
-
-	// conditions represent the current state of the ClusterTenant resource.
-	// Each condition has a unique type and reflects the status of a specific aspect of the resource.
-	//
-	// Standard condition types include:
-	// - "Available": the resource is fully functional
-	// - "Progressing": the resource is being created or updated
-	// - "Degraded": the resource failed to reach or maintain its desired state
-	//
-	// The status of each condition is one of True, False, or Unknown.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
-}
-
+// ClusterTenant is an IdentityNow tenant usable by SimIntegrations in every namespace. Its credentials
+// Secret lives in the operator's cluster resource namespace.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-
-// ClusterTenant is the Schema for the clustertenants API
+// +kubebuilder:resource:scope=Cluster,categories=identitynow
+// +kubebuilder:printcolumn:name="Base-URL",type=string,JSONPath=`.spec.baseURL`
+// +kubebuilder:printcolumn:name="Release",type=string,JSONPath=`.spec.apiRelease`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterTenant struct {
 	metav1.TypeMeta `json:",inline"`
 
-	// metadata is a standard object metadata
+	// metadata is a standard object metadata.
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 
-	// spec defines the desired state of ClusterTenant
+	// spec says how to reach the tenant; the same fields as a Tenant's.
 	// +required
-	Spec ClusterTenantSpec `json:"spec"`
+	Spec TenantSpec `json:"spec"`
 
-	// status defines the observed state of ClusterTenant
+	// status is what the operator observed.
 	// +optional
-	Status ClusterTenantStatus `json:"status,omitzero"`
+	Status TenantStatus `json:"status,omitzero"`
 }
 
 // +kubebuilder:object:root=true
 
-// ClusterTenantList contains a list of ClusterTenant
+// ClusterTenantList contains a list of ClusterTenant.
 type ClusterTenantList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitzero"`
@@ -89,8 +56,5 @@ type ClusterTenantList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(func(s *runtime.Scheme) error {
-		s.AddKnownTypes(SchemeGroupVersion, &ClusterTenant{}, &ClusterTenantList{})
-		return nil
-	})
+	SchemeBuilder.Register(&ClusterTenant{}, &ClusterTenantList{})
 }

@@ -1,0 +1,230 @@
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// objectFrom parses one YAML manifest into an unstructured object in namespace ns.
+func objectFrom(manifest, ns string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	Expect(yaml.Unmarshal([]byte(manifest), &u.Object)).To(Succeed())
+	if u.GetKind() != "ClusterTenant" {
+		u.SetNamespace(ns)
+	}
+	return u
+}
+
+// samples reads every manifest in config/samples.
+func samples() []*unstructured.Unstructured {
+	files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "sim_*.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(files).NotTo(BeEmpty())
+	var out []*unstructured.Unstructured
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		Expect(err).NotTo(HaveOccurred())
+		r := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := r.Decode(&u.Object); errors.Is(err, io.EOF) {
+				break
+			} else {
+				Expect(err).NotTo(HaveOccurred(), f)
+			}
+			if len(u.Object) > 0 {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "schema-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+const validSim = `
+apiVersion: sim.identitynow.io/v1alpha1
+kind: SimIntegration
+metadata: {name: sim}
+spec:
+  tenantRef: {name: acme}
+`
+
+const validTenant = `
+apiVersion: sim.identitynow.io/v1alpha1
+kind: Tenant
+metadata: {name: acme}
+spec:
+  baseURL: https://acme.api.identitynow.com
+  credentialsRef: {name: acme-api-client}
+`
+
+// with returns manifest with extra spec lines (indented under spec).
+func with(manifest string, specLines ...string) string {
+	return manifest + "  " + strings.Join(specLines, "\n  ") + "\n"
+}
+
+var _ = Describe("CRD schema", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("accepts every sample in config/samples", func() {
+		for _, u := range samples() {
+			if u.GetKind() != "ClusterTenant" {
+				u.SetNamespace(ns)
+			} else {
+				u.SetName(u.GetName() + "-" + ns)
+			}
+			Expect(k8sClient.Create(ctx, u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
+		}
+	})
+
+	It("applies the documented defaults", func() {
+		sim := objectFrom(validSim, ns)
+		Expect(k8sClient.Create(ctx, sim)).To(Succeed())
+		spec := sim.Object["spec"].(map[string]any)
+		Expect(spec).To(HaveKeyWithValue("type", "ServiceNow Service Desk"))
+		Expect(spec).To(HaveKeyWithValue("deletionPolicy", "Delete"))
+		Expect(spec).To(HaveKeyWithValue("managementPolicy", "Manage"))
+		Expect(spec).To(HaveKeyWithValue("adoptionPolicy", "None"))
+		Expect(spec).To(HaveKeyWithValue("suspend", false))
+		Expect(spec["tenantRef"]).To(HaveKeyWithValue("kind", "Tenant"))
+		Expect(spec).NotTo(HaveKey("name"), "spec.name defaults in the operator, not in the object")
+
+		tenant := objectFrom(validTenant, ns)
+		Expect(k8sClient.Create(ctx, tenant)).To(Succeed())
+		tspec := tenant.Object["spec"].(map[string]any)
+		Expect(tspec).To(HaveKeyWithValue("apiRelease", "v2024"))
+		Expect(tspec).To(HaveKeyWithValue("pollInterval", "10m"))
+		Expect(tspec).To(HaveKeyWithValue("updateStrategy", "Patch"))
+		Expect(tspec).To(HaveKeyWithValue("patchFormat", "Operations"))
+		Expect(tspec["rateLimit"]).To(Equal(map[string]any{"requests": int64(100), "period": "10s"}))
+		Expect(tspec["credentialsRef"]).To(HaveKeyWithValue("clientIDKey", "clientId"))
+		Expect(tspec["credentialsRef"]).To(HaveKeyWithValue("clientSecretKey", "clientSecret"))
+	})
+
+	DescribeTable("rejects invalid manifests with a clear message",
+		func(manifest string, wantMessage string) {
+			err := k8sClient.Create(ctx, objectFrom(manifest, ns))
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(wantMessage))
+		},
+		Entry("SimIntegration without tenantRef", `
+apiVersion: sim.identitynow.io/v1alpha1
+kind: SimIntegration
+metadata: {name: sim}
+spec: {description: x}
+`, "spec.tenantRef: Required value"),
+		Entry("tenantRef with an unknown kind", with(validSim, "tenantRef: {kind: Organization, name: acme}"),
+			`spec.tenantRef.kind: Unsupported value: "Organization"`),
+		Entry("tenantRef with an empty name", with(validSim, "tenantRef: {name: ''}"),
+			"spec.tenantRef.name: Invalid value"),
+		Entry("bad deletionPolicy", with(validSim, "deletionPolicy: Keep"),
+			`spec.deletionPolicy: Unsupported value: "Keep": supported values: "Delete", "Orphan"`),
+		Entry("bad managementPolicy", with(validSim, "managementPolicy: ReadOnly"),
+			`spec.managementPolicy: Unsupported value: "ReadOnly"`),
+		Entry("bad adoptionPolicy", with(validSim, "adoptionPolicy: Always"),
+			`spec.adoptionPolicy: Unsupported value: "Always"`),
+		Entry("an empty remote name", with(validSim, "name: ''"),
+			"spec.name: Invalid value"),
+		Entry("attributes that are not an object", with(validSim, "attributes: just-a-string"),
+			"spec.attributes: Invalid value"),
+		Entry("duplicate sources", with(validSim, "sources: [a, a]"),
+			"spec.sources[1]: Duplicate value"),
+		Entry("duplicate secret attribute names", with(validSim,
+			"secretAttributes: [{name: password, secretKeyRef: {name: s, key: a}}, {name: password, secretKeyRef: {name: s, key: b}}]"),
+			"spec.secretAttributes[1]: Duplicate value"),
+		Entry("a secret attribute without a key", with(validSim,
+			"secretAttributes: [{name: password, secretKeyRef: {name: s}}]"),
+			"spec.secretAttributes[0].secretKeyRef.key: Required value"),
+		Entry("more than 128 attributes", with(validSim, "attributes: {"+manyKeys(129)+"}"),
+			"spec.attributes: Too many"),
+		Entry("a rule without id", with(validSim, "beforeProvisioningRule: {type: RULE, name: x}"),
+			"spec.beforeProvisioningRule.id: Required value"),
+		Entry("Tenant without baseURL", `
+apiVersion: sim.identitynow.io/v1alpha1
+kind: Tenant
+metadata: {name: acme}
+spec:
+  credentialsRef: {name: acme-api-client}
+`, "spec.baseURL: Required value"),
+		Entry("Tenant without credentialsRef", `
+apiVersion: sim.identitynow.io/v1alpha1
+kind: Tenant
+metadata: {name: acme}
+spec: {baseURL: "https://acme.api.identitynow.com"}
+`, "spec.credentialsRef: Required value"),
+		Entry("Tenant baseURL without a scheme", with(validTenant, "baseURL: acme.api.identitynow.com"),
+			"baseURL must start with https://"),
+		Entry("Tenant with an unknown apiRelease", with(validTenant, "apiRelease: v3"),
+			`spec.apiRelease: Unsupported value: "v3"`),
+		Entry("malformed pollInterval", with(validTenant, "pollInterval: ten minutes"),
+			"spec.pollInterval: Invalid value"),
+		Entry("pollInterval under 1s", with(validTenant, "pollInterval: 500ms"),
+			"pollInterval must be at least 1s"),
+		Entry("a negative rate limit", with(validTenant, "rateLimit: {requests: -5, period: 10s}"),
+			"spec.rateLimit.requests: Invalid value: -5: spec.rateLimit.requests in body should be greater than or equal to 1"),
+		Entry("a zero rate-limit period", with(validTenant, "rateLimit: {requests: 10, period: 0s}"),
+			"rateLimit.period must be positive"),
+		Entry("a bad updateStrategy", with(validTenant, "updateStrategy: Replace"),
+			`spec.updateStrategy: Unsupported value: "Replace"`),
+		Entry("a bad patchFormat", with(validTenant, "patchFormat: MergePatch"),
+			`spec.patchFormat: Unsupported value: "MergePatch"`),
+		Entry("ClusterTenant with a tokenURL that is not a URL", `
+apiVersion: sim.identitynow.io/v1alpha1
+kind: ClusterTenant
+metadata: {name: acme-bad-token}
+spec:
+  baseURL: https://acme.api.identitynow.com
+  tokenURL: "not a url"
+  credentialsRef: {name: acme-api-client}
+`, "tokenURL must start with https://"),
+	)
+
+	It("refuses to change tenantRef after creation", func() {
+		sim := objectFrom(validSim, ns)
+		Expect(k8sClient.Create(ctx, sim)).To(Succeed())
+		Expect(unstructured.SetNestedField(sim.Object, "other", "spec", "tenantRef", "name")).To(Succeed())
+		err := k8sClient.Update(ctx, sim)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("tenantRef is immutable"))
+
+		Expect(unstructured.SetNestedField(sim.Object, "acme", "spec", "tenantRef", "name")).To(Succeed())
+		Expect(unstructured.SetNestedField(sim.Object, "ClusterTenant", "spec", "tenantRef", "kind")).To(Succeed())
+		err = k8sClient.Update(ctx, sim)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("tenantRef is immutable"))
+	})
+
+	It("lets other fields change", func() {
+		sim := objectFrom(validSim, ns)
+		Expect(k8sClient.Create(ctx, sim)).To(Succeed())
+		Expect(unstructured.SetNestedField(sim.Object, "changed", "spec", "description")).To(Succeed())
+		Expect(k8sClient.Update(ctx, sim)).To(Succeed())
+	})
+})
+
+func manyKeys(n int) string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d: v", i)
+	}
+	return strings.Join(keys, ", ")
+}
