@@ -18,6 +18,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // ClusterTenant is an IdentityNow tenant usable by SimIntegrations in every namespace. Its credentials
@@ -56,5 +57,8 @@ type ClusterTenantList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ClusterTenant{}, &ClusterTenantList{})
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &ClusterTenant{}, &ClusterTenantList{})
+		return nil
+	})
 }

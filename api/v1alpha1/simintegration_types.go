@@ -19,6 +19,7 @@ package v1alpha1
 import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // TenantKind is the kind of tenant a SimIntegration refers to.
@@ -330,5 +331,8 @@ type SimIntegrationList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&SimIntegration{}, &SimIntegrationList{})
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &SimIntegration{}, &SimIntegrationList{})
+		return nil
+	})
 }
