@@ -1,63 +1,314 @@
-/*
-Copyright 2026.
-
-Licensed under the Apache License, Version 2.0 (the "License");
-you may not use this file except in compliance with the License.
-You may obtain a copy of the License at
-
-    http://www.apache.org/licenses/LICENSE-2.0
-
-Unless required by applicable law or agreed to in writing, software
-distributed under the License is distributed on an "AS IS" BASIS,
-WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-See the License for the specific language governing permissions and
-limitations under the License.
-*/
-
 package controller
 
 import (
 	"context"
+	"sync"
+	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	ctrl "sigs.k8s.io/controller-runtime"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/tenant"
 )
 
-// SimIntegrationReconciler reconciles a SimIntegration object
+// SimIntegrationReconciler keeps remote SIM integrations equal to their SimIntegration objects.
 type SimIntegrationReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	Tenants  *Tenants
+	Recorder events.EventRecorder
+	// Clock defaults to time.Now.
+	Clock func() time.Time
+	// MaxConcurrentReconciles is the number of workers.
+	MaxConcurrentReconciles int
+
+	mu      sync.Mutex
+	memory  map[types.UID]*memo
+	changed chan event.GenericEvent
 }
 
-// +kubebuilder:rbac:groups=sim.identitynow.io,resources=simintegrations,verbs=get;list;watch;create;update;patch;delete
+// memo is what this process knows about an object beyond its (possibly stale) cached copy.
+type memo struct {
+	// id is the remote id this process created or claimed; it covers the window in which the cache
+	// has not yet seen the status write that stored it.
+	id string
+	// createEndedAt is when a create with an unknown outcome (timeout, 5xx) ended: the next lookup by
+	// name must use a list sent after it.
+	createEndedAt time.Time
+}
+
+// +kubebuilder:rbac:groups=sim.identitynow.io,resources=simintegrations,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=sim.identitynow.io,resources=simintegrations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=sim.identitynow.io,resources=simintegrations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile is part of the main kubernetes reconciliation loop which aims to
-// move the current state of the cluster closer to the desired state.
-// TODO(user): Modify the Reconcile function to compare the state specified by
-// the SimIntegration object against the actual cluster state, and then
-// perform operations to make the cluster state reflect the state specified by
-// the user.
-//
-// For more details, check Reconcile and its Result here:
-// - https://pkg.go.dev/sigs.k8s.io/controller-runtime@v0.25.0/pkg/reconcile
-func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	_ = logf.FromContext(ctx)
+// Reconcile orchestrates one pass: read, act, then write status once.
+func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	obj := &simv1alpha1.SimIntegration{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	before := obj.DeepCopy()
 
-	// TODO(user): your logic here
-
-	return ctrl.Result{}, nil
+	o, result, err := r.reconcile(ctx, obj)
+	if err != nil {
+		v := classify(err)
+		o, result, err = v.outcome, reconcile.Result{RequeueAfter: v.requeueAfter}, v.err
+		if v.rateLimited {
+			r.event(obj, corev1.EventTypeWarning, "RateLimited", "Wait", v.outcome.message)
+		}
+	}
+	if !controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) && !obj.DeletionTimestamp.IsZero() {
+		return result, err // gone: nothing left to write
+	}
+	obj.Status.ObservedGeneration = obj.Generation
+	setConditions(&obj.Status.Conditions, obj.Generation, o)
+	if perr := r.patchStatus(ctx, before, obj); perr != nil && err == nil {
+		err = perr
+	}
+	return result, err
 }
 
-// SetupWithManager sets up the controller with the Manager.
-func (r *SimIntegrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&simv1alpha1.SimIntegration{}).
-		Named("simintegration").
+// reconcile runs the ordered steps and returns the outcome; errors are classified by the caller.
+func (r *SimIntegrationReconciler) reconcile(ctx context.Context, obj *simv1alpha1.SimIntegration) (outcome, reconcile.Result, error) {
+	if !obj.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, obj)
+	}
+	if obj.Spec.Suspend {
+		return outcome{outcomeSuspended, simv1alpha1.ReasonSuspended, "Suspended: no remote calls until spec.suspend is false"}, reconcile.Result{}, nil
+	}
+	fresh := r.takeRequestedAt(obj)
+	conn, err := r.connect(ctx, obj)
+	if err != nil {
+		return outcome{}, reconcile.Result{}, err
+	}
+	secrets, err := r.secretAttributes(ctx, obj)
+	if err != nil {
+		return outcome{}, reconcile.Result{}, err
+	}
+	want, err := buildDesired(obj, secrets)
+	if err != nil {
+		return outcome{}, reconcile.Result{}, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
+	}
+	if obj.Spec.ManagementPolicy != simv1alpha1.ManagementPolicyObserveOnly {
+		if err := r.ensureFinalizer(ctx, obj); err != nil {
+			return outcome{}, reconcile.Result{}, err
+		}
+	}
+	return r.sync(ctx, obj, conn, want, fresh)
+}
+
+// takeRequestedAt records a new sim.identitynow.io/requested-at value and says whether to read the
+// remote afresh.
+func (r *SimIntegrationReconciler) takeRequestedAt(obj *simv1alpha1.SimIntegration) bool {
+	v, ok := obj.Annotations[simv1alpha1.AnnotationRequestedAt]
+	if !ok || v == obj.Status.LastHandledRequestedAt {
+		return false
+	}
+	obj.Status.LastHandledRequestedAt = v
+	return true
+}
+
+// connect resolves the referenced tenant to a connection; a tenant that is not Ready stops here.
+func (r *SimIntegrationReconciler) connect(ctx context.Context, obj *simv1alpha1.SimIntegration) (*tenant.Connection, error) {
+	t, err := r.Tenants.Get(ctx, obj.Spec.TenantRef, obj.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if c := meta.FindStatusCondition(t.GetTenantStatus().Conditions, simv1alpha1.ConditionReady); c != nil &&
+		c.Status == metav1.ConditionFalse && meta.IsStatusConditionTrue(t.GetTenantStatus().Conditions, simv1alpha1.ConditionStalled) {
+		return nil, stall(simv1alpha1.ReasonTenantNotReady, "%s %q is not ready: %s", t.GetTenantKind(), t.GetName(), c.Message)
+	}
+	return r.Tenants.Connect(ctx, t)
+}
+
+// secretAttributes reads the values of spec.secretAttributes with their Secrets' versions.
+func (r *SimIntegrationReconciler) secretAttributes(ctx context.Context, obj *simv1alpha1.SimIntegration) (map[string]secretValue, error) {
+	out := make(map[string]secretValue, len(obj.Spec.SecretAttributes))
+	for _, sa := range obj.Spec.SecretAttributes {
+		ref := sa.SecretKeyRef
+		v, rv, err := r.Tenants.Secrets.Value(ctx, obj.Namespace, ref.Name, ref.Key)
+		if err != nil {
+			return nil, err
+		}
+		out[sa.Name] = secretValue{Value: string(v), Version: simv1alpha1.SecretVersion{
+			Attribute: sa.Name, Secret: ref.Name, Key: ref.Key, ResourceVersion: rv}}
+	}
+	return out, nil
+}
+
+func (r *SimIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *simv1alpha1.SimIntegration) error {
+	if controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) {
+		return nil
+	}
+	orig := obj.DeepCopy()
+	controllerutil.AddFinalizer(obj, simv1alpha1.Finalizer)
+	return r.Patch(ctx, obj, client.MergeFrom(orig))
+}
+
+func (r *SimIntegrationReconciler) removeFinalizer(ctx context.Context, obj *simv1alpha1.SimIntegration) error {
+	orig := obj.DeepCopy()
+	controllerutil.RemoveFinalizer(obj, simv1alpha1.Finalizer)
+	r.forget(obj.UID)
+	return client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(orig)))
+}
+
+// patchStatus writes the status once, at the end of the reconcile, and waits (briefly) until the
+// cache has seen it, so the next reconcile does not act on an out-of-date last-applied record. A
+// conflict is not an error: the object is simply reconciled again.
+func (r *SimIntegrationReconciler) patchStatus(ctx context.Context, before, after *simv1alpha1.SimIntegration) error {
+	if equality.Semantic.DeepEqual(before.Status, after.Status) {
+		return nil
+	}
+	if err := r.Status().Update(ctx, after); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			return nil
+		}
+		return err
+	}
+	r.waitForCache(ctx, after)
+	return nil
+}
+
+// waitForCache polls the informer cache until it holds obj's resourceVersion, for at most a second.
+func (r *SimIntegrationReconciler) waitForCache(ctx context.Context, obj *simv1alpha1.SimIntegration) {
+	_ = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Second, true, func(ctx context.Context) (bool, error) {
+		cached := &simv1alpha1.SimIntegration{}
+		if err := r.Get(ctx, client.ObjectKeyFromObject(obj), cached); err != nil {
+			return apierrors.IsNotFound(err), nil
+		}
+		return cached.ResourceVersion == obj.ResourceVersion, nil
+	})
+}
+
+func (r *SimIntegrationReconciler) event(obj *simv1alpha1.SimIntegration, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
+}
+
+func (r *SimIntegrationReconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}
+
+func (r *SimIntegrationReconciler) remember(uid types.UID, update func(*memo)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.memory == nil {
+		r.memory = map[types.UID]*memo{}
+	}
+	m := r.memory[uid]
+	if m == nil {
+		m = &memo{}
+		r.memory[uid] = m
+	}
+	update(m)
+}
+
+func (r *SimIntegrationReconciler) recall(uid types.UID) memo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.memory[uid]; m != nil {
+		return *m
+	}
+	return memo{}
+}
+
+func (r *SimIntegrationReconciler) forget(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.memory, uid)
+}
+
+// pollRequeue is the jittered poll interval: objects of one tenant spread over the interval.
+func pollRequeue(conn *tenant.Connection) reconcile.Result {
+	return reconcile.Result{RequeueAfter: wait.Jitter(conn.PollInterval(), 0.1)}
+}
+
+// RemoteChanged is the snapshot's change hook: objects whose remote copy changed or vanished between
+// two lists are reconciled at once, so drift is corrected within one poll interval.
+func (r *SimIntegrationReconciler) RemoteChanged(_ string, ids []string) {
+	ch := r.changedEvents()
+	go func() {
+		for _, id := range ids {
+			list := &simv1alpha1.SimIntegrationList{}
+			if err := r.List(context.Background(), list, client.MatchingFields{indexRemoteID: id}); err != nil {
+				continue
+			}
+			for i := range list.Items {
+				ch <- event.GenericEvent{Object: &list.Items[i]}
+			}
+		}
+	}()
+}
+
+func (r *SimIntegrationReconciler) changedEvents() chan event.GenericEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.changed == nil {
+		r.changed = make(chan event.GenericEvent, 1024)
+	}
+	return r.changed
+}
+
+// SetupWithManager registers the reconciler and its watches: its own spec and annotations, the
+// tenants, the referenced Secrets' metadata and remote changes seen by the snapshots.
+func (r *SimIntegrationReconciler) SetupWithManager(mgr manager.Manager) error {
+	deleting := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}}
+	return builder.ControllerManagedBy(mgr).
+		For(&simv1alpha1.SimIntegration{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
+		Watches(&simv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
+		Watches(&simv1alpha1.ClusterTenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
+		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.forSecret)).
+		WatchesRawSource(source.Channel(r.changedEvents(), &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Complete(r)
+}
+
+func (r *SimIntegrationReconciler) forTenant(ctx context.Context, t client.Object) []reconcile.Request {
+	tobj := t.(simv1alpha1.TenantObject)
+	ref := simv1alpha1.TenantReference{Kind: tobj.GetTenantKind(), Name: t.GetName()}
+	opts := []client.ListOption{client.MatchingFields{indexTenantRef: tenantRefKey(ref)}}
+	if ref.Kind == simv1alpha1.TenantKindTenant {
+		opts = append(opts, client.InNamespace(t.GetNamespace()))
+	}
+	return r.requests(ctx, opts...)
+}
+
+func (r *SimIntegrationReconciler) forSecret(ctx context.Context, s client.Object) []reconcile.Request {
+	return r.requests(ctx, client.InNamespace(s.GetNamespace()), client.MatchingFields{indexAttributeSecret: s.GetName()})
+}
+
+func (r *SimIntegrationReconciler) requests(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	list := &simv1alpha1.SimIntegrationList{}
+	if err := r.List(ctx, list, opts...); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, s := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
+	}
+	return reqs
 }

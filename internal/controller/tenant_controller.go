@@ -1,63 +1,185 @@
-/*
-Copyright 2026.
-
-Licensed under the Apache License, Version 2.0 (the "License");
-you may not use this file except in compliance with the License.
-You may obtain a copy of the License at
-
-    http://www.apache.org/licenses/LICENSE-2.0
-
-Unless required by applicable law or agreed to in writing, software
-distributed under the License is distributed on an "AS IS" BASIS,
-WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-See the License for the specific language governing permissions and
-limitations under the License.
-*/
-
 package controller
 
 import (
 	"context"
+	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/options"
+	"github.com/sim-operator/sim-operator/internal/tenant"
 )
 
-// TenantReconciler reconciles a Tenant object
+// tenantRecheckInterval is how often a Ready tenant's token is checked again (the client reuses its
+// token, so this sends a token request only when the token is close to expiry).
+const tenantRecheckInterval = 15 * time.Minute
+
+// Tenants resolves Tenant and ClusterTenant objects to connections. The Tenant reconcilers and the
+// SimIntegration reconciler share it, so a SimIntegration never waits for a tenant's own reconcile.
+type Tenants struct {
+	Client   client.Client
+	Secrets  *tenant.SecretReader
+	Registry *tenant.Registry
+	Options  *options.Options
+}
+
+// Connect checks a tenant object's URLs and credentials and returns its connection. It sends no request.
+func (t *Tenants) Connect(ctx context.Context, obj simv1alpha1.TenantObject) (*tenant.Connection, error) {
+	spec := obj.GetTenantSpec()
+	for _, u := range []string{spec.BaseURL, spec.TokenURL} {
+		if u == "" {
+			continue
+		}
+		if err := t.Options.CheckURL(u); err != nil {
+			return nil, stall(simv1alpha1.ReasonHostNotAllowed, "%v", err)
+		}
+	}
+	ns := obj.GetNamespace()
+	if obj.GetTenantKind() == simv1alpha1.TenantKindClusterTenant {
+		ns = t.Options.ClusterResourceNamespace
+	}
+	ref := spec.CredentialsRef
+	id, rv, err := t.Secrets.Value(ctx, ns, ref.Name, ref.ClientIDKey)
+	if err != nil {
+		return nil, err
+	}
+	secret, _, err := t.Secrets.Value(ctx, ns, ref.Name, ref.ClientSecretKey)
+	if err != nil {
+		return nil, err
+	}
+	key := tenant.Key(obj.GetTenantKind(), obj.GetNamespace(), obj.GetName())
+	conn, err := t.Registry.Connect(key, *spec, tenant.Credentials{ClientID: string(id), ClientSecret: string(secret), ResourceVersion: rv})
+	if err != nil {
+		return nil, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
+	}
+	return conn, nil
+}
+
+// Get reads the tenant a SimIntegration refers to.
+func (t *Tenants) Get(ctx context.Context, ref simv1alpha1.TenantReference, namespace string) (simv1alpha1.TenantObject, error) {
+	var obj simv1alpha1.TenantObject = &simv1alpha1.Tenant{}
+	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
+	if ref.Kind == simv1alpha1.TenantKindClusterTenant {
+		obj, key.Namespace = &simv1alpha1.ClusterTenant{}, ""
+	}
+	if err := t.Client.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			kind := ref.Kind
+			if kind == "" {
+				kind = simv1alpha1.TenantKindTenant
+			}
+			return nil, stall(simv1alpha1.ReasonTenantNotFound, "%s %q not found", kind, ref.Name)
+		}
+		return nil, err
+	}
+	return obj, nil
+}
+
+// TenantReconciler reconciles Tenants or ClusterTenants: Ready once the credentials were found and a
+// token was obtained.
 type TenantReconciler struct {
-	client.Client
-	Scheme *runtime.Scheme
+	Tenants *Tenants
+	// New returns an empty object of the reconciled kind.
+	New func() simv1alpha1.TenantObject
 }
 
-// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants;clustertenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants/status;clustertenants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
-// Reconcile is part of the main kubernetes reconciliation loop which aims to
-// move the current state of the cluster closer to the desired state.
-// TODO(user): Modify the Reconcile function to compare the state specified by
-// the Tenant object against the actual cluster state, and then
-// perform operations to make the cluster state reflect the state specified by
-// the user.
-//
-// For more details, check Reconcile and its Result here:
-// - https://pkg.go.dev/sigs.k8s.io/controller-runtime@v0.25.0/pkg/reconcile
-func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	_ = logf.FromContext(ctx)
+// Reconcile checks one tenant object.
+func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, retErr error) {
+	obj := r.New()
+	if err := r.Tenants.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Tenants.Registry.Forget(tenant.Key(obj.GetTenantKind(), req.Namespace, req.Name))
+		}
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	before := obj.DeepCopyObject().(simv1alpha1.TenantObject)
+	defer func() {
+		if err := patchTenantStatus(ctx, r.Tenants.Client, before, obj); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 
-	// TODO(user): your logic here
-
-	return ctrl.Result{}, nil
+	status := obj.GetTenantStatus()
+	status.ObservedGeneration = obj.GetGeneration()
+	conn, err := r.Tenants.Connect(ctx, obj)
+	if err == nil {
+		err = conn.Remote.CheckToken(ctx)
+	}
+	if err != nil {
+		v := classify(err)
+		setTenantConditions(&status.Conditions, obj.GetGeneration(), v.outcome)
+		return reconcile.Result{RequeueAfter: v.requeueAfter}, v.err
+	}
+	setTenantConditions(&status.Conditions, obj.GetGeneration(), ready(simv1alpha1.ReasonTokenObtained, "Credentials found and a token was obtained"))
+	return reconcile.Result{RequeueAfter: tenantRecheckInterval}, nil
 }
 
-// SetupWithManager sets up the controller with the Manager.
-func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&simv1alpha1.Tenant{}).
-		Named("tenant").
+// setTenantConditions writes Ready and Stalled for a tenant (it has no Reconciling phase of its own
+// beyond transient errors, which keep Ready=False without Stalled).
+func setTenantConditions(conds *[]metav1.Condition, generation int64, o outcome) {
+	setConditions(conds, generation, o)
+	meta.RemoveStatusCondition(conds, simv1alpha1.ConditionReconciling)
+}
+
+func patchTenantStatus(ctx context.Context, c client.Client, before, after simv1alpha1.TenantObject) error {
+	if equality.Semantic.DeepEqual(before.GetTenantStatus(), after.GetTenantStatus()) {
+		return nil
+	}
+	err := c.Status().Patch(ctx, after, client.MergeFrom(before))
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// SetupWithManager registers the reconciler for its kind, watching the credential Secrets' metadata.
+func (r *TenantReconciler) SetupWithManager(mgr manager.Manager, name string) error {
+	sample := r.New()
+	return ctrl.ControllerManagedBy(mgr).
+		Named(name).
+		For(sample, ctrl.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.tenantsForSecret)).
 		Complete(r)
+}
+
+// tenantsForSecret maps a credentials Secret to the tenants that use it.
+func (r *TenantReconciler) tenantsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	list := &simv1alpha1.TenantList{}
+	var reqs []reconcile.Request
+	if r.New().GetTenantKind() == simv1alpha1.TenantKindClusterTenant {
+		if secret.GetNamespace() != r.Tenants.Options.ClusterResourceNamespace {
+			return nil
+		}
+		ctList := &simv1alpha1.ClusterTenantList{}
+		if err := r.Tenants.Client.List(ctx, ctList, client.MatchingFields{indexCredentialsSecret: secret.GetName()}); err != nil {
+			return nil
+		}
+		for _, t := range ctList.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+		}
+		return reqs
+	}
+	if err := r.Tenants.Client.List(ctx, list, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{indexCredentialsSecret: secret.GetName()}); err != nil {
+		return nil
+	}
+	for _, t := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
+	}
+	return reqs
 }

@@ -58,9 +58,9 @@ func (r Result) Empty() bool { return len(r.Operations) == 0 }
 //   - a nil desired value means "unset remotely": remove /k when observed has
 //     a non-null value for k, nothing otherwise;
 //   - k absent from observed: add /k;
-//   - "attributes", "statusMap", "request" holding objects on both sides:
-//     add, replace (whole value) or remove /k/key per key; when observed is
-//     not an object, replace /k;
+//   - "attributes", "statusMap", "request" holding objects on both sides, the
+//     observed one not empty: add, replace (whole value) or remove /k/key per
+//     key; when observed is empty, null or not an object, add /k whole;
 //   - "sources": compared as a set (order and duplicates ignored); when the
 //     sets differ, replace /sources with the desired list as given;
 //   - anything else: replace /k when not deeply equal (numbers compare by
@@ -105,8 +105,12 @@ func diffKey(k string, observed map[string]any, dv any) []jsonpatch.Operation {
 		return removeIfSet(path, ov)
 	case !present:
 		return []jsonpatch.Operation{jsonpatch.NewOperation(OpAdd, path, dv)}
-	case mapFields[k] && isMap(dv) && isMap(ov):
+	case mapFields[k] && isMap(dv) && isMap(ov) && len(asMap(ov)) > 0:
 		return diffMap(path, asMap(ov), asMap(dv))
+	case mapFields[k] && isMap(dv) && !Equal(ov, dv):
+		// An empty, null or non-object map on the remote may not exist in its stored document: set
+		// the whole map with add, which works whether or not the member exists.
+		return []jsonpatch.Operation{jsonpatch.NewOperation(OpAdd, path, dv)}
 	case k == setField && sameSet(ov, dv):
 		return nil
 	case k != setField && Equal(ov, dv):

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // DefaultNamespace is where the operator runs when nothing else says.
@@ -27,6 +28,9 @@ type Options struct {
 	AllowInsecureHTTP bool
 	// MaxConcurrentReconciles is the number of SimIntegration workers.
 	MaxConcurrentReconciles int
+	// RemoteTimeout bounds each IdentityNow request; zero means the client's default (30s).
+	// Not a flag: tests shorten it.
+	RemoteTimeout time.Duration
 }
 
 // BindFlags registers the flags on fs and returns the Options they fill once fs is parsed.

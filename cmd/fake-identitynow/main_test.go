@@ -1,0 +1,41 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sim-operator/sim-operator/internal/identitynow/fake"
+)
+
+func TestParseFlags(t *testing.T) {
+	opts, listen, err := parseFlags([]string{
+		"--listen", "127.0.0.1:9999", "--client", "a:s1", "--client", "b:s:2",
+		"--shape", "echo", "--token-ttl", "30s", "--rate-limit", "5/2s",
+		"--masked-attributes", "password,secret", "--patch-forms", "array",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listen != "127.0.0.1:9999" || opts.Clients["a"] != "s1" || opts.Clients["b"] != "s:2" ||
+		opts.Shape != fake.ShapeEcho || opts.TokenTTL != 30*time.Second ||
+		opts.RateLimit.Requests != 5 || opts.RateLimit.Period != 2*time.Second ||
+		len(opts.MaskedAttributes) != 2 || opts.PatchForms != fake.PatchFormsArray {
+		t.Fatalf("parsed %+v %s", opts, listen)
+	}
+	defaults, listen, err := parseFlags(nil)
+	if err != nil || listen != "127.0.0.1:0" || defaults.Shape != fake.ShapeDTO ||
+		defaults.RateLimit.Requests != 100 || defaults.RateLimit.Period != 10*time.Second {
+		t.Fatalf("defaults %+v %v", defaults, err)
+	}
+	for _, bad := range [][]string{
+		{"--client", "nosecret"}, {"--shape", "xml"}, {"--rate-limit", "fast"},
+		{"--rate-limit", "5/0s"}, {"--patch-forms", "merge"},
+	} {
+		if _, _, err := parseFlags(bad); err == nil {
+			t.Errorf("%v: want an error", bad)
+		}
+	}
+	if rl, err := parseRate("0"); err != nil || rl.Requests != 0 {
+		t.Fatalf("0 disables: %v %v", rl, err)
+	}
+}

@@ -1,0 +1,82 @@
+package controller
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
+)
+
+// outcome is what one reconcile concluded; conditions are computed from it alone.
+type outcome struct {
+	// kind is one of the outcome kinds below.
+	kind outcomeKind
+	// reason is a condition reason from api/v1alpha1.
+	reason string
+	// message is human-readable and never holds a secret.
+	message string
+}
+
+type outcomeKind int
+
+const (
+	// outcomeReady: the remote object matches the spec (or, ObserveOnly, exists).
+	outcomeReady outcomeKind = iota
+	// outcomeProgressing: work continues (creating, updating, rate limited, retrying).
+	outcomeProgressing
+	// outcomeStalled: a human must act.
+	outcomeStalled
+	// outcomeNotReady: nothing to do but not Ready either (ObserveOnly and the remote object is gone).
+	outcomeNotReady
+	// outcomeSuspended: spec.suspend; Ready is left as it was.
+	outcomeSuspended
+)
+
+func ready(reason, message string) outcome { return outcome{outcomeReady, reason, message} }
+func progressing(reason, message string) outcome {
+	return outcome{outcomeProgressing, reason, message}
+}
+func stalled(reason, message string) outcome { return outcome{outcomeStalled, reason, message} }
+
+// setConditions writes Ready, Reconciling and Stalled for o. kstatus reads only the True ones; the
+// False ones stay so that `kubectl describe` shows the whole picture.
+func setConditions(conds *[]metav1.Condition, generation int64, o outcome) {
+	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(conds, metav1.Condition{
+			Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: generation,
+		})
+	}
+	switch o.kind {
+	case outcomeReady:
+		set(simv1alpha1.ConditionReady, metav1.ConditionTrue, o.reason, o.message)
+		set(simv1alpha1.ConditionReconciling, metav1.ConditionFalse, o.reason, "")
+		set(simv1alpha1.ConditionStalled, metav1.ConditionFalse, o.reason, "")
+	case outcomeProgressing:
+		set(simv1alpha1.ConditionReady, readyWhileProgressing(*conds), o.reason, o.message)
+		set(simv1alpha1.ConditionReconciling, metav1.ConditionTrue, o.reason, o.message)
+		set(simv1alpha1.ConditionStalled, metav1.ConditionFalse, o.reason, "")
+	case outcomeStalled:
+		set(simv1alpha1.ConditionReady, metav1.ConditionFalse, o.reason, o.message)
+		set(simv1alpha1.ConditionReconciling, metav1.ConditionFalse, o.reason, "")
+		set(simv1alpha1.ConditionStalled, metav1.ConditionTrue, o.reason, o.message)
+	case outcomeNotReady:
+		set(simv1alpha1.ConditionReady, metav1.ConditionFalse, o.reason, o.message)
+		set(simv1alpha1.ConditionReconciling, metav1.ConditionFalse, o.reason, "")
+		set(simv1alpha1.ConditionStalled, metav1.ConditionFalse, o.reason, "")
+	case outcomeSuspended:
+		if meta.FindStatusCondition(*conds, simv1alpha1.ConditionReady) == nil {
+			set(simv1alpha1.ConditionReady, metav1.ConditionUnknown, o.reason, o.message)
+		}
+		set(simv1alpha1.ConditionReconciling, metav1.ConditionFalse, o.reason, o.message)
+		set(simv1alpha1.ConditionStalled, metav1.ConditionFalse, o.reason, "")
+	}
+}
+
+// readyWhileProgressing is Unknown while the first sync runs and False afterwards: the remote no
+// longer matches the spec once a new generation is being applied.
+func readyWhileProgressing(conds []metav1.Condition) metav1.ConditionStatus {
+	if meta.FindStatusCondition(conds, simv1alpha1.ConditionReady) == nil {
+		return metav1.ConditionUnknown
+	}
+	return metav1.ConditionFalse
+}

@@ -1,0 +1,108 @@
+package identitynow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// requestKeys are the SimIntegrationDetails keys kept in Integration.Fields.
+var requestKeys = []string{
+	"name", "description", "type", "attributes", "sources",
+	"cluster", "statusMap", "request", "beforeProvisioningRule",
+}
+
+// objectKeys may arrive as JSON-encoded strings (seen in spec examples); they are decoded.
+var objectKeys = map[string]bool{"attributes": true, "statusMap": true, "request": true}
+
+var errMalformed = errors.New("response is not a JSON object")
+
+// decodeIntegration decodes one integration in either response shape.
+func decodeIntegration(data []byte) (*Integration, error) {
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return nil, errMalformed
+	}
+	return normalise(raw), nil
+}
+
+// decodeIntegrations decodes a list response (a JSON array; null is empty).
+func decodeIntegrations(data []byte) ([]Integration, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		return nil, errors.New("response is not a JSON array")
+	}
+	out := make([]Integration, 0, len(raws))
+	for _, r := range raws {
+		in, err := decodeIntegration(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *in)
+	}
+	return out, nil
+}
+
+// normalise maps a decoded response object onto an Integration.
+func normalise(raw map[string]any) *Integration {
+	in := &Integration{Fields: map[string]any{}}
+	in.ID, _ = raw["id"].(string)
+	in.Name, _ = raw["name"].(string)
+	in.Created = parseTime(raw["created"])
+	in.Modified = parseTime(raw["modified"])
+	for _, k := range requestKeys {
+		v, ok := raw[k]
+		if !ok || v == nil {
+			continue
+		}
+		if s, isStr := v.(string); isStr && objectKeys[k] {
+			v = decodeEmbeddedObject(s)
+		}
+		in.Fields[k] = v
+	}
+	if _, ok := in.Fields["sources"]; !ok {
+		if ms, ok := raw["managedSources"]; ok && ms != nil {
+			in.Fields["sources"] = ms
+		}
+	}
+	if _, ok := in.Fields["cluster"]; !ok {
+		if ref, ok := raw["clusterRef"].(map[string]any); ok {
+			if id, ok := ref["id"].(string); ok && id != "" {
+				in.Fields["cluster"] = id
+			}
+		}
+	}
+	return in
+}
+
+// decodeEmbeddedObject decodes a JSON object carried as a string, else returns the string.
+func decodeEmbeddedObject(s string) any {
+	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
+		return s
+	}
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader([]byte(s)))
+	if err := d.Decode(&m); err != nil || m == nil || d.More() {
+		return s
+	}
+	return m
+}
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05.999999999"}
+
+// parseTime accepts RFC 3339 (with or without fraction) and the zone-less forms
+// the SDK tolerates; anything else yields the zero time.
+func parseTime(v any) time.Time {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,192 @@
+package fake
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StatusReset as a fault status aborts the connection without any response.
+const StatusReset = -1
+
+// Match selects requests for a fault; empty fields match anything.
+type Match struct {
+	Method       string `json:"method,omitempty"`
+	PathContains string `json:"pathContains,omitempty"`
+}
+
+func (m Match) matches(r *http.Request) bool {
+	return (m.Method == "" || strings.EqualFold(m.Method, r.Method)) &&
+		strings.Contains(r.URL.Path, m.PathContains)
+}
+
+// Fault answers the next Count matching requests (token endpoint included)
+// with Status instead of handling them. Faults come before every other check
+// and are not counted by the rate limit.
+type Fault struct {
+	Match Match `json:"match"`
+	Count int   `json:"count"`
+	// Status is the HTTP status, or StatusReset to drop the connection.
+	Status int `json:"status"`
+	// RetryAfter, when > 0, is sent as Retry-After: whole seconds, or an
+	// HTTP-date when RetryAfterDate is set.
+	RetryAfter     Duration `json:"retryAfter,omitempty"`
+	RetryAfterDate bool     `json:"retryAfterDate,omitempty"`
+	// Message replaces the default error text.
+	Message string `json:"message,omitempty"`
+}
+
+// FailNext answers the next n requests matching m with status (and a
+// Retry-After of retryAfter when > 0).
+func (s *Server) FailNext(n int, m Match, status int, retryAfter time.Duration) {
+	s.InjectFault(Fault{Match: m, Count: n, Status: status, RetryAfter: Duration(retryAfter)})
+}
+
+// InjectFault queues a fault; faults are tried in the order queued.
+func (s *Server) InjectFault(f Fault) {
+	if f.Count <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// ClearFaults drops queued faults, the failure rate and field rejections.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults, s.rate, s.rejects = nil, failureRate{}, nil
+}
+
+type failureRate struct {
+	fraction float64
+	status   int
+	until    time.Time
+}
+
+// SetFailureRate makes a random fraction (0..1) of SIM requests fail with
+// status until the given time (zero: until changed). Fraction 0 turns it off.
+func (s *Server) SetFailureRate(fraction float64, status int, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate = failureRate{fraction: fraction, status: status, until: until}
+}
+
+// takeFault returns the fault to apply to r, if any, consuming one use.
+func (s *Server) takeFault(r *http.Request, sim bool) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if !f.Match.matches(r) {
+			continue
+		}
+		f.Count--
+		if f.Count <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		c := *f
+		return &c
+	}
+	fr := s.rate
+	if sim && fr.fraction > 0 && (fr.until.IsZero() || s.clock().Before(fr.until)) && rand.Float64() < fr.fraction {
+		return &Fault{Status: cmpOr(fr.status, http.StatusInternalServerError)}
+	}
+	return nil
+}
+
+// writeFault answers with the fault's status and a body of the usual shape.
+func (s *Server) writeFault(w http.ResponseWriter, f *Fault) {
+	if f.Status == StatusReset {
+		panic(http.ErrAbortHandler)
+	}
+	if d := time.Duration(f.RetryAfter); d > 0 {
+		v := strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+		if f.RetryAfterDate {
+			v = s.clock().Add(d).UTC().Format(http.TimeFormat)
+		}
+		w.Header().Set("Retry-After", v)
+	}
+	switch f.Status {
+	case http.StatusUnauthorized:
+		writeJSON(w, f.Status, map[string]any{"error": cmpOr(f.Message, "JWT validation failed: JWT is invalid")})
+	case http.StatusTooManyRequests:
+		writeJSON(w, f.Status, map[string]any{"message": cmpOr(f.Message, " Rate Limit Exceeded ")})
+	default:
+		writeErrorDTO(w, f.Status, f.Message)
+	}
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+type rejection struct {
+	pointer string
+	value   any
+	message string
+}
+
+// RejectField makes creates, puts and patches whose resulting document has
+// value at the JSON Pointer answer 400 with message.
+func (s *Server) RejectField(jsonPointer string, value any, message string) {
+	b, err := json.Marshal(value)
+	if err != nil {
+		panic(fmt.Sprintf("fake: RejectField value is not JSON: %v", err))
+	}
+	var norm any
+	_ = json.Unmarshal(b, &norm)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejects = append(s.rejects, rejection{pointer: jsonPointer, value: norm, message: message})
+}
+
+// rejected returns the message of the first rejection doc matches. Caller holds mu.
+func (s *Server) rejected(doc map[string]any) (string, bool) {
+	for _, rj := range s.rejects {
+		if v, ok := lookupPointer(doc, rj.pointer); ok && reflect.DeepEqual(v, rj.value) {
+			return rj.message, true
+		}
+	}
+	return "", false
+}
+
+// lookupPointer resolves an RFC 6901 JSON Pointer in a decoded document.
+func lookupPointer(doc any, ptr string) (any, bool) {
+	if ptr == "" {
+		return doc, true
+	}
+	if !strings.HasPrefix(ptr, "/") {
+		return nil, false
+	}
+	cur := doc
+	for _, tok := range strings.Split(ptr[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}

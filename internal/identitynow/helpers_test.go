@@ -1,0 +1,72 @@
+package identitynow
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sim-operator/sim-operator/internal/identitynow/fake"
+)
+
+const (
+	testClientID = "client-a"
+	testSecret   = "secret-a"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a started fake server plus a way to build clients against it.
+type env struct {
+	t   *testing.T
+	fk  *fake.Server
+	url string
+}
+
+func newEnv(t *testing.T, opts fake.Options) *env {
+	t.Helper()
+	if opts.Clients == nil {
+		opts.Clients = map[string]string{testClientID: testSecret}
+	}
+	fk := fake.NewServer(opts)
+	u := fk.Start()
+	t.Cleanup(fk.Close)
+	return &env{t: t, fk: fk, url: u}
+}
+
+// client returns a client with a private unlimited budget, adjusted by mod.
+func (e *env) client(mod func(*Config)) *Client {
+	e.t.Helper()
+	cfg := Config{
+		BaseURL: e.url, ClientID: testClientID, ClientSecret: testSecret,
+		AllowInsecureHTTP: true, Timeout: 5 * time.Second,
+		Budget: NewBudget(0, 0, nil),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	e.t.Cleanup(c.Close)
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,171 @@
+package tenant
+
+import (
+	"context"
+	"maps"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/sim-operator/sim-operator/internal/identitynow"
+)
+
+// Snapshot is the shared, periodically refreshed view of one tenant's remote objects: one list call per
+// poll interval serves every SimIntegration of the tenant, instead of one GET per object. Writes made
+// by the operator update it at once. It is safe for concurrent use; concurrent refreshes share one call.
+type Snapshot struct {
+	clock func() time.Time
+
+	mu        sync.Mutex
+	byID      map[string]identitynow.Integration
+	startedAt time.Time     // when the list behind byID was sent
+	maxAge    time.Duration // jittered poll interval for the current contents
+	inflight  *listCall
+	onChange  func(ids []string)
+}
+
+type listCall struct {
+	done      chan struct{}
+	err       error
+	startedAt time.Time
+}
+
+// View is a consistent read of a Snapshot.
+type View struct {
+	byID map[string]identitynow.Integration
+	// ListedAt is when the list behind this view was sent.
+	ListedAt time.Time
+}
+
+// ByID returns the remote object with that id.
+func (v View) ByID(id string) (identitynow.Integration, bool) {
+	it, ok := v.byID[id]
+	return it, ok
+}
+
+// ByName returns the remote object with that name (names are unique per tenant).
+func (v View) ByName(name string) (identitynow.Integration, bool) {
+	for _, it := range v.byID {
+		if it.Name == name {
+			return it, true
+		}
+	}
+	return identitynow.Integration{}, false
+}
+
+// Len is the number of remote objects.
+func (v View) Len() int { return len(v.byID) }
+
+// NewSnapshot returns an empty snapshot; onChange (optional) is told the ids of objects that changed
+// or disappeared between two lists, so their owners are reconciled without waiting for their own timer.
+func NewSnapshot(clock func() time.Time, onChange func(ids []string)) *Snapshot {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Snapshot{clock: clock, onChange: onChange}
+}
+
+// Get returns a view listed after notBefore and younger than maxAge (jittered by up to +10% per
+// refresh, so tenants and restarts do not list in lockstep). Otherwise it calls list, sharing the call
+// with concurrent callers.
+func (s *Snapshot) Get(ctx context.Context, list func(context.Context) ([]identitynow.Integration, error),
+	maxAge time.Duration, notBefore time.Time) (View, error) {
+	for {
+		s.mu.Lock()
+		now := s.clock()
+		if s.byID != nil && s.startedAt.After(notBefore) && now.Sub(s.startedAt) < s.maxAge {
+			v := View{byID: s.byID, ListedAt: s.startedAt}
+			s.mu.Unlock()
+			return v, nil
+		}
+		if c := s.inflight; c != nil && c.startedAt.After(notBefore) {
+			s.mu.Unlock()
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				return View{}, ctx.Err()
+			}
+			if c.err != nil {
+				return View{}, c.err
+			}
+			continue
+		}
+		c := &listCall{done: make(chan struct{}), startedAt: now}
+		s.inflight = c
+		s.mu.Unlock()
+		s.refresh(ctx, c, list, maxAge)
+		if c.err != nil {
+			return View{}, c.err
+		}
+	}
+}
+
+func (s *Snapshot) refresh(ctx context.Context, c *listCall, list func(context.Context) ([]identitynow.Integration, error), maxAge time.Duration) {
+	defer close(c.done)
+	items, err := list(ctx)
+	s.mu.Lock()
+	if s.inflight == c {
+		s.inflight = nil
+	}
+	if err != nil {
+		c.err = err
+		s.mu.Unlock()
+		return
+	}
+	next := make(map[string]identitynow.Integration, len(items))
+	for _, it := range items {
+		next[it.ID] = it
+	}
+	changed := changedIDs(s.byID, next)
+	s.byID = next
+	s.startedAt = c.startedAt
+	s.maxAge = maxAge + time.Duration(rand.Int64N(int64(maxAge)/10+1))
+	notify := s.onChange
+	s.mu.Unlock()
+	if notify != nil && len(changed) > 0 {
+		notify(changed)
+	}
+}
+
+// Put records the object returned by a create or update.
+func (s *Snapshot) Put(it identitynow.Integration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byID == nil {
+		return
+	}
+	next := maps.Clone(s.byID)
+	next[it.ID] = it
+	s.byID = next
+}
+
+// Remove records a deletion.
+func (s *Snapshot) Remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[id]; !ok {
+		return
+	}
+	next := maps.Clone(s.byID)
+	delete(next, id)
+	s.byID = next
+}
+
+// Expire forces the next Get to list again.
+func (s *Snapshot) Expire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startedAt = time.Time{}
+}
+
+// changedIDs lists ids present before whose object changed or vanished.
+func changedIDs(before, after map[string]identitynow.Integration) []string {
+	var ids []string
+	for id, old := range before {
+		cur, ok := after[id]
+		if !ok || !cur.Modified.Equal(old.Modified) || !sameFields(cur.Fields, old.Fields) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
