@@ -1,0 +1,126 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sim-operator/sim-operator/internal/identitynow"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func lister(calls *atomic.Int64, items func() []identitynow.Integration) func(context.Context) ([]identitynow.Integration, error) {
+	return func(context.Context) ([]identitynow.Integration, error) {
+		calls.Add(1)
+		time.Sleep(10 * time.Millisecond) // long enough for concurrent callers to pile up
+		return items(), nil
+	}
+}
+
+func TestSnapshotSharesOneListPerInterval(t *testing.T) {
+	c := &clock{now: time.Unix(1000, 0)}
+	s := NewSnapshot(c.Now, nil)
+	var calls atomic.Int64
+	list := lister(&calls, func() []identitynow.Integration {
+		return []identitynow.Integration{{ID: "a", Name: "A"}, {ID: "b", Name: "B"}}
+	})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := s.Get(context.Background(), list, time.Minute, time.Time{})
+			if err != nil || v.Len() != 2 {
+				t.Errorf("Get = %d items, %v", v.Len(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("50 concurrent callers made %d list calls, want 1", n)
+	}
+	c.Add(59 * time.Second)
+	if _, err := s.Get(context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 1 {
+		t.Fatalf("within the interval: calls = %d, err %v", calls.Load(), err)
+	}
+	c.Add(7 * time.Second) // past the interval plus the largest jitter (10%)
+	if _, err := s.Get(context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 2 {
+		t.Fatalf("after the interval: calls = %d, want 2", calls.Load())
+	}
+}
+
+func TestSnapshotNotBeforeForcesAFreshList(t *testing.T) {
+	c := &clock{now: time.Unix(1000, 0)}
+	s := NewSnapshot(c.Now, nil)
+	var calls atomic.Int64
+	list := lister(&calls, func() []identitynow.Integration { return nil })
+	_, _ = s.Get(context.Background(), list, time.Hour, time.Time{})
+	c.Add(time.Second)
+	_, _ = s.Get(context.Background(), list, time.Hour, c.Now().Add(-time.Millisecond))
+	if calls.Load() != 2 {
+		t.Fatalf("a list older than notBefore must not be used: calls = %d", calls.Load())
+	}
+}
+
+func TestSnapshotWritesAndChanges(t *testing.T) {
+	c := &clock{now: time.Unix(1000, 0)}
+	var changed []string
+	s := NewSnapshot(c.Now, func(ids []string) { changed = append(changed, ids...) })
+	modified := time.Unix(1, 0)
+	items := func() []identitynow.Integration {
+		return []identitynow.Integration{{ID: "a", Name: "A", Modified: modified}, {ID: "b", Name: "B"}}
+	}
+	var calls atomic.Int64
+	v, _ := s.Get(context.Background(), lister(&calls, items), time.Minute, time.Time{})
+	if it, ok := v.ByName("B"); !ok || it.ID != "b" {
+		t.Fatalf("ByName(B) = %v, %v", it, ok)
+	}
+	s.Put(identitynow.Integration{ID: "c", Name: "C"})
+	s.Remove("b")
+	v, _ = s.Get(context.Background(), lister(&calls, items), time.Minute, time.Time{})
+	if _, ok := v.ByID("c"); !ok {
+		t.Fatal("Put not visible")
+	}
+	if _, ok := v.ByID("b"); ok {
+		t.Fatal("Remove not visible")
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("writes must not cause lists: %d", calls.Load())
+	}
+	modified = time.Unix(2, 0) // "a" edited out of band; "c" was deleted out of band
+	s.Expire()
+	if _, err := s.Get(context.Background(), lister(&calls, items), time.Minute, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"a": true, "c": true}
+	if len(changed) != 2 || !want[changed[0]] || !want[changed[1]] {
+		t.Fatalf("changed = %v, want a and c", changed)
+	}
+}
+
+func TestSnapshotListErrorIsShared(t *testing.T) {
+	s := NewSnapshot(nil, nil)
+	boom := errors.New("boom")
+	_, err := s.Get(context.Background(), func(context.Context) ([]identitynow.Integration, error) { return nil, boom }, time.Minute, time.Time{})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	var calls atomic.Int64
+	if _, err := s.Get(context.Background(), lister(&calls, func() []identitynow.Integration { return nil }), time.Minute, time.Time{}); err != nil || calls.Load() != 1 {
+		t.Fatalf("a failed list must not be cached: calls %d err %v", calls.Load(), err)
+	}
+}
