@@ -1,5 +1,5 @@
-# Image URL to use all building/pushing image targets
-IMG ?= controller:latest
+# Image URL to use all building/pushing image targets. No registry by default: pass IMG=<registry>/sim-operator:<tag>.
+IMG ?= sim-operator:latest
 # YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
 YEAR ?= $(shell date +%Y)
 
@@ -44,8 +44,23 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects.
+manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects (and the Helm chart's copies).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(helm-sync)
+
+# The Helm chart renders its CRDs and its Roles/ClusterRoles from byte-for-byte copies of
+# config/crd/bases and config/rbac, kept in charts/sim-operator/files. `make manifests` refreshes them,
+# so `make verify` fails on a stale copy, and test/install compares the rendered chart with config/.
+HELM_CHART ?= charts/sim-operator
+define helm-sync
+rm -rf "$(HELM_CHART)/files/crds" "$(HELM_CHART)/files/rbac"
+mkdir -p "$(HELM_CHART)/files/crds" "$(HELM_CHART)/files/rbac"
+cp config/crd/bases/*.yaml "$(HELM_CHART)/files/crds/"
+cp config/rbac/role.yaml config/rbac/*_role.yaml "$(HELM_CHART)/files/rbac/"
+endef
+
+.PHONY: helm-crds
+helm-crds: manifests ## Regenerate the CRDs and RBAC and copy them into the Helm chart (done by `make manifests` too).
 
 .PHONY: generate
 generate: controller-gen ## Generate code containing DeepCopy, DeepCopyInto, and DeepCopyObject method implementations.
@@ -70,7 +85,7 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl from the Go module pro
 
 GO_TEST_FLAGS ?= -race
 .PHONY: test
-test: manifests generate fmt vet envtest-assets ## Run all tests: unit, envtest integration and e2e (real kube-apiserver, etcd, kubectl).
+test: manifests generate fmt vet envtest-assets kustomize ## Run all tests: unit, envtest integration and e2e (real kube-apiserver, etcd, kubectl).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: verify
@@ -99,6 +114,20 @@ build: manifests generate fmt vet ## Build manager binary.
 .PHONY: run
 run: manifests generate fmt vet ## Run a controller from your host.
 	go run ./cmd
+
+# The demo and the e2e suite run the real manager binary and the fake IdentityNow API (cmd/fake-identitynow)
+# against a local kube-apiserver and etcd, and drive them with kubectl (test/harness holds the shared code).
+DEMO_ARGS ?=
+.PHONY: demo
+demo: ## Run the operator locally (kube-apiserver, fake IdentityNow, config/samples) until Ctrl-C; DEMO_ARGS=--once checks and exits.
+	@test -x "$(ENVTEST_ASSETS)/kube-apiserver" -a -x "$(ENVTEST_ASSETS)/etcd" -a -x "$(ENVTEST_ASSETS)/kubectl" || \
+		echo "make demo: first run: building kube-apiserver, etcd and kubectl $(ENVTEST_K8S_VERSION) from source (about 10 minutes on 2 cores, once; later runs start in seconds)"
+	@$(MAKE) --no-print-directory envtest-assets
+	@KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/demo $(DEMO_ARGS)
+
+.PHONY: e2e
+e2e: envtest-assets ## Run only the e2e suite (test/e2e; `make test` runs it too).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./test/e2e/ -v -count=1 -timeout 10m
 
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.
 # (i.e. docker build --platform linux/arm64). However, you must enable docker buildKit for it.
@@ -130,11 +159,17 @@ docker-buildx: ## Build and push docker image for the manager for cross-platform
 	- $(CONTAINER_TOOL) buildx rm sim-operator-builder
 	rm Dockerfile.cross
 
+# The image is set in a throw-away overlay under dist/ (kustomize refuses absolute resource paths), so
+# the tracked kustomization files never change.
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Generate a consolidated YAML with CRDs and deployment.
+build-installer: manifests generate kustomize ## Generate a consolidated YAML with CRDs and deployment: dist/install.yaml.
 	mkdir -p dist
-	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
-	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+	@overlay="$$(mktemp -d dist/.overlay.XXXXXX)"; trap 'rm -rf "$$overlay"' EXIT; \
+	printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/default\n' > "$$overlay/kustomization.yaml"; \
+	( cd "$$overlay" && "$(KUSTOMIZE)" edit set image sim-operator=${IMG} ); \
+	"$(KUSTOMIZE)" build "$$overlay" > dist/install.yaml.tmp
+	mv dist/install.yaml.tmp dist/install.yaml
+	@echo "dist/install.yaml: image ${IMG}"
 
 ##@ Deployment
 
@@ -154,7 +189,7 @@ uninstall: manifests kustomize ## Uninstall CRDs from the K8s cluster specified 
 
 .PHONY: deploy
 deploy: manifests kustomize ## Deploy controller to the K8s cluster specified in ~/.kube/config.
-	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
+	cd config/manager && "$(KUSTOMIZE)" edit set image sim-operator=${IMG}
 	"$(KUSTOMIZE)" build config/default | "$(KUBECTL)" apply -f -
 
 .PHONY: undeploy
