@@ -1,6 +1,8 @@
 # Build the manager binary.
-# Override BASE_IMAGE to build from another registry, e.g. docker.io/library/golang:1.26
+# BASE_IMAGE is the Go toolchain image; RUNTIME_IMAGE the distroless static nonroot image, both as
+# your registry or mirror names them (pass --build-arg to override).
 ARG BASE_IMAGE=golang:1.26
+ARG RUNTIME_IMAGE=distroless/static:nonroot
 FROM ${BASE_IMAGE} AS builder
 ARG TARGETOS
 ARG TARGETARCH
@@ -19,8 +21,7 @@ RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} GOFLAGS=-buildvcs
     go build -trimpath -ldflags="-s -w" -o manager ./cmd
 
 # Distroless static: no shell, no package manager, runs as the unprivileged user 65532 ("nonroot").
-# https://github.com/GoogleContainerTools/distroless
-FROM gcr.io/distroless/static:nonroot
+FROM ${RUNTIME_IMAGE}
 WORKDIR /
 COPY --from=builder /workspace/manager /manager
 USER 65532:65532
