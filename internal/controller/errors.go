@@ -43,12 +43,10 @@ type verdict struct {
 // classify turns any error of a reconcile into a verdict, in one place: terminal errors stall with no
 // retry storm, rate limits wait exactly Retry-After, transient errors back off exponentially.
 func classify(err error) verdict {
-	var se *stallError
-	if errors.As(err, &se) {
+	if se, ok := errors.AsType[*stallError](err); ok {
 		return verdict{outcome: stalled(se.reason, se.message), requeueAfter: stalledRetryInterval}
 	}
-	var sk *tenant.SecretKeyError
-	if errors.As(err, &sk) {
+	if sk, ok := errors.AsType[*tenant.SecretKeyError](err); ok {
 		return verdict{outcome: stalled(simv1alpha1.ReasonSecretNotFound, sk.Error()), requeueAfter: stalledRetryInterval}
 	}
 	if apierrors.IsConflict(err) {

@@ -62,7 +62,7 @@ func (e env) sim(name string, mutate ...func(*simv1alpha1.SimIntegration)) *simv
 		Spec: simv1alpha1.SimIntegrationSpec{
 			TenantRef:   simv1alpha1.TenantReference{Name: e.tenant},
 			Name:        e.remoteName(name),
-			Description: ptr("Tickets for " + name),
+			Description: new("Tickets for " + name),
 			Attributes:  attrs(map[string]any{"url": "https://acme.service-now.com"}),
 		},
 	}
@@ -177,8 +177,6 @@ func eventReasons(s *simv1alpha1.SimIntegration) []string {
 	}
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func attrs(m map[string]any) *apiextensionsv1.JSON {
 	raw, err := json.Marshal(m)

@@ -22,7 +22,7 @@ func pureSim(mutate func(*simv1alpha1.SimIntegration)) *simv1alpha1.SimIntegrati
 	s := &simv1alpha1.SimIntegration{}
 	s.Name = "hr"
 	s.Spec.Type = simv1alpha1.DefaultIntegrationType
-	s.Spec.Description = ptr("Tickets")
+	s.Spec.Description = new("Tickets")
 	s.Spec.StatusMap = map[string]string{"closed": "Committed"}
 	s.Spec.Attributes = rawJSON(`{"url":"https://a"}`)
 	s.Spec.SecretAttributes = []simv1alpha1.SecretAttribute{{Name: "password",
@@ -74,7 +74,6 @@ func TestBuildDesired(t *testing.T) {
 		t.Error("unset attributes must stay unmanaged")
 	}
 }
-
 
 // The remote masks the password and does not return statusMap (the ServiceDeskIntegrationDto shape).
 func dtoObserved(desc string) map[string]any {

@@ -29,7 +29,7 @@ var _ = Describe("SimIntegration", func() {
 	It("creates the remote object once, with every spec field, and reports it", func() {
 		e := newEnv(time.Minute)
 		s := e.create("servicenow", func(s *simv1alpha1.SimIntegration) {
-			s.Spec.Cluster = ptr("xyzzy999")
+			s.Spec.Cluster = new("xyzzy999")
 			s.Spec.Sources = []string{"b-source", "a-source"}
 			s.Spec.StatusMap = map[string]string{"closed_complete": "Committed"}
 			s.Spec.Request = map[string]string{"short_description": "Access request"}
@@ -69,7 +69,7 @@ var _ = Describe("SimIntegration", func() {
 		})
 		id := waitReady(s).Status.ID
 		update(s, func(s *simv1alpha1.SimIntegration) {
-			s.Spec.Description = ptr("New description")
+			s.Spec.Description = new("New description")
 			s.Spec.Attributes = attrs(map[string]any{"url": "https://b", "uid": "svc", "new": "y"})
 			s.Spec.BeforeProvisioningRule = &simv1alpha1.RuleReference{Type: "RULE", ID: "rule-2"}
 		})
@@ -95,7 +95,7 @@ var _ = Describe("SimIntegration", func() {
 		e := newEnv(time.Minute, func(t *simv1alpha1.Tenant) { t.Spec.UpdateStrategy = simv1alpha1.UpdateStrategyPut })
 		s := e.create("putting")
 		id := waitReady(s).Status.ID
-		update(s, func(s *simv1alpha1.SimIntegration) { s.Spec.Description = ptr("Put description") })
+		update(s, func(s *simv1alpha1.SimIntegration) { s.Spec.Description = new("Put description") })
 		Eventually(func() any { return remoteDoc(id)["description"] }).Should(Equal("Put description"))
 		Expect(e.requests("PUT", id)).To(Equal(1))
 		Expect(e.requests("PATCH", "")).To(Equal(0))
@@ -297,14 +297,14 @@ var _ = Describe("SimIntegration", func() {
 	It("stalls on a 400 with the remote's message and does not retry in a storm", func() {
 		e := newEnv(time.Second)
 		remote.RejectField("/description", "forbidden words", "Description contains forbidden words")
-		s := e.create("rejected", func(s *simv1alpha1.SimIntegration) { s.Spec.Description = ptr("forbidden words") })
+		s := e.create("rejected", func(s *simv1alpha1.SimIntegration) { s.Spec.Description = new("forbidden words") })
 		got := waitCondition(s, simv1alpha1.ConditionStalled, metav1.ConditionTrue, simv1alpha1.ReasonInvalidSpec)
 		Expect(got.Status.Conditions).To(ContainElement(HaveField("Message", ContainSubstring("Description contains forbidden words"))))
 		Expect(got.Status.PendingCreate).To(BeNil())
 		time.Sleep(5 * time.Second)
 		Expect(e.requests("POST", "")).To(BeNumerically("<=", 2), "no retry storm on a 400")
 
-		update(s, func(s *simv1alpha1.SimIntegration) { s.Spec.Description = ptr("polite words") })
+		update(s, func(s *simv1alpha1.SimIntegration) { s.Spec.Description = new("polite words") })
 		waitReady(s)
 	})
 

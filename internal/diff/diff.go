@@ -10,7 +10,6 @@ package diff
 
 import (
 	"slices"
-	"sort"
 	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -153,12 +152,12 @@ func newResult(ops []jsonpatch.Operation) Result {
 	if len(ops) == 0 {
 		return Result{}
 	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
+	slices.SortFunc(ops, func(a, b jsonpatch.Operation) int { return strings.Compare(a.Path, b.Path) })
 	paths := make([]string, 0, len(ops))
 	for _, op := range ops {
 		paths = append(paths, topLevel(op.Path))
 	}
-	sort.Strings(paths)
+	slices.Sort(paths)
 	return Result{Operations: ops, Paths: slices.Compact(paths)}
 }
 

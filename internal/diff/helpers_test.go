@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
+	"strings"
 	"testing"
 
 	jsonpatch5 "github.com/evanphx/json-patch/v5"
@@ -87,7 +87,7 @@ func managedMatches(k string, dv any, got map[string]any) error {
 // sorted and distinct, each operation under one of the paths, every path a
 // managed key.
 func wellFormed(r Result, desired map[string]any) error {
-	if !sort.SliceIsSorted(r.Operations, func(i, j int) bool { return r.Operations[i].Path < r.Operations[j].Path }) {
+	if !slices.IsSortedFunc(r.Operations, func(a, b jsonpatch.Operation) int { return strings.Compare(a.Path, b.Path) }) {
 		return fmt.Errorf("operations not sorted: %v", r.Operations)
 	}
 	for i := 1; i < len(r.Paths); i++ {

@@ -46,16 +46,14 @@ func TestBudgetSlidingWindow(t *testing.T) {
 	b.onGrant = func(t time.Time) { mu.Lock(); grants = append(grants, t); mu.Unlock() }
 	start := time.Now()
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
+	for range workers {
+		wg.Go(func() {
+			for range each {
 				if err := b.Wait(context.Background()); err != nil {
 					t.Error(err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if len(grants) != workers*each {
@@ -80,19 +78,17 @@ func TestBudgetAgainstFake(t *testing.T) {
 	budgets := NewBudgets(nil)
 	key := BudgetKey{TokenURL: e.url + "/oauth/token", ClientID: testClientID, Release: ReleaseV2025}
 	var clients []*Client
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		clients = append(clients, e.client(func(c *Config) { c.Budget, c.Release = budgets.Get(key, requests, period), ReleaseV2025 }))
 	}
 	var wg sync.WaitGroup
-	for w := 0; w < 50; w++ {
+	for w := range 50 {
 		c := clients[w%len(clients)]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if _, err := c.Get(context.Background(), "0123456789abcdef0123456789abcdef"); !IsNotFound(err) {
 				t.Error(err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	var times []time.Time
@@ -110,7 +106,7 @@ func TestBudgetAgainstFake(t *testing.T) {
 func TestBudgetReserveIsNonBlocking(t *testing.T) {
 	clock := newClock()
 	b := NewBudget(3, 10*time.Second, clock.Now)
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		if d := b.Reserve(); d != 0 {
 			t.Fatalf("slot %d: wait %v", i, d)
 		}
@@ -156,17 +152,15 @@ func TestBudgetBlockStopsAllWaiters(t *testing.T) {
 	b.Block(150 * time.Millisecond)
 	until := b.BlockedUntil()
 	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range 20 {
+		wg.Go(func() {
 			if err := b.Wait(context.Background()); err != nil {
 				t.Error(err)
 			}
 			if now := time.Now(); now.Before(until) {
 				t.Errorf("Wait returned %v before the block ended", until.Sub(now))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -207,7 +201,7 @@ func TestBudgetsRegistry(t *testing.T) {
 		t.Fatal("lowered limit keeps the most recent grant")
 	}
 	reg.Get(k, 0, 0)
-	for i := 0; i < 100; i++ {
+	for range 100 {
 		if b1.Reserve() != 0 {
 			t.Fatal("no limit")
 		}

@@ -21,9 +21,9 @@ var routePrefix = map[Release]string{
 
 func fullDetails(name string) Details {
 	return Details{
-		Name: name, Description: ptr("desc"), Type: ptr("ServiceNow Service Desk"),
+		Name: name, Description: new("desc"), Type: new("ServiceNow Service Desk"),
 		Attributes: map[string]any{"uid": "svc", "password": "pw", "port": 443.0},
-		Sources:    []string{"s1", "s2"}, Cluster: ptr("c1"),
+		Sources:    []string{"s1", "s2"}, Cluster: new("c1"),
 		StatusMap:              map[string]string{"closed_complete": "Committed"},
 		Request:                map[string]string{"short_description": "x"},
 		BeforeProvisioningRule: &RuleRef{Type: "RULE", ID: "r1", Name: "Rule"},
@@ -68,7 +68,7 @@ func testOperations(t *testing.T, rel Release, shape fake.Shape, pf PatchFormat)
 	if err != nil || len(list) != 1 || list[0].ID != id {
 		t.Fatalf("list: %v %+v", err, list)
 	}
-	put, err := c.Put(ctx, id, Details{Name: "one", Description: ptr("replaced")})
+	put, err := c.Put(ctx, id, Details{Name: "one", Description: new("replaced")})
 	if err != nil || put.Fields["description"] != "replaced" || put.Fields["cluster"] != nil {
 		t.Fatalf("put: %v %+v", err, put)
 	}
@@ -209,18 +209,18 @@ func TestTokenReuseAndExpiry(t *testing.T) {
 	c := e.client(func(c *Config) { c.Clock = clock.Now })
 	ctx := context.Background()
 	done := make(chan error)
-	for i := 0; i < 10; i++ {
+	for range 10 {
 		go func() {
 			_, err := c.List(ctx)
 			done <- err
 		}()
 	}
-	for i := 0; i < 10; i++ {
+	for range 10 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := 0; i < 10; i++ {
+	for range 10 {
 		if _, err := c.List(ctx); err != nil {
 			t.Fatal(err)
 		}

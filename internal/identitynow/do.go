@@ -136,7 +136,7 @@ func (c *Client) exchange(req *http.Request) (int, http.Header, []byte, error) {
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {
 		return 0, nil, nil, &url.Error{Op: req.Method, URL: "", Err: fmt.Errorf("reading response: %w", err)}

@@ -103,8 +103,7 @@ func (e *Error) Unwrap() error { return e.cause }
 
 // KindOf returns the kind of err, or "" when err is not (or does not wrap) an *Error.
 func KindOf(err error) ErrorKind {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Kind
 	}
 	return ""
@@ -115,8 +114,7 @@ func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
 
 // RetryAfter returns how long the server asked to wait, or 0.
 func RetryAfter(err error) time.Duration {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.RetryAfter
 	}
 	return 0
@@ -203,9 +201,10 @@ type errorMessage struct {
 func decodeError(op string, code int, h http.Header, body []byte, now time.Time) *Error {
 	e := &Error{Kind: kindForStatus(code), StatusCode: code, Op: op}
 	e.Messages = errorMessages(body)
-	if code == http.StatusTooManyRequests {
+	switch code {
+	case http.StatusTooManyRequests:
 		e.RetryAfter = retryAfterFor(h, now)
-	} else if code == http.StatusServiceUnavailable {
+	case http.StatusServiceUnavailable:
 		if d, ok := ParseRetryAfter(h.Get("Retry-After"), now); ok {
 			e.RetryAfter = d
 		}

@@ -187,7 +187,7 @@ func TestErrorKinds(t *testing.T) {
 			result{KindInvalid, 400, `identitynow: create: 400 Bad Request: A SIM integration named "dup" already exists`, 0}},
 		{"400 rejected field", func(e *env) { e.fk.RejectField("/cluster", "bad", "Unknown cluster.") }, nil,
 			func(c *Client) error {
-				_, err := c.Create(context.Background(), Details{Name: "x", Cluster: ptr("bad")})
+				_, err := c.Create(context.Background(), Details{Name: "x", Cluster: new("bad")})
 				return err
 			},
 			result{KindInvalid, 400, "create: 400 Bad Request: Unknown cluster.", 0}},

@@ -68,5 +68,3 @@ func (e *env) client(mod func(*Config)) *Client {
 	e.t.Cleanup(c.Close)
 	return c
 }
-
-func ptr[T any](v T) *T { return &v }

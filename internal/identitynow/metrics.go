@@ -45,8 +45,7 @@ func Collectors() []prometheus.Collector {
 func RegisterMetrics(reg prometheus.Registerer) error {
 	for _, c := range Collectors() {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
+			if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
 				return err
 			}
 		}

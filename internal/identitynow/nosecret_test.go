@@ -39,7 +39,7 @@ func TestNoSecretsInErrorsLogsOrMetrics(t *testing.T) {
 		t.Fatalf("second registration: %v", err)
 	}
 
-	details := Details{Name: "n", Attributes: map[string]any{"password": distinctValue, "uid": "u"}, Cluster: ptr(distinctValue)}
+	details := Details{Name: "n", Attributes: map[string]any{"password": distinctValue, "uid": "u"}, Cluster: new(distinctValue)}
 	ops := []Operation{{Operation: "replace", Path: "/attributes/password", Value: distinctValue}}
 	sim := fake.Match{PathContains: "sim-integrations"}
 	var texts, tokens []string

@@ -117,8 +117,7 @@ func tokenResult(e *Error) string {
 // tokenError converts an oauth2 error without copying the response body,
 // which could echo what was sent: only the OAuth2 "error" code is kept.
 func (t *tokenCache) tokenError(err error, now time.Time) *Error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
 		code := 0
 		var h http.Header
 		if re.Response != nil {

@@ -11,6 +11,7 @@
 package identitynow
 
 import (
+	"slices"
 	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -33,12 +34,7 @@ var Releases = []Release{ReleaseV2024, ReleaseV2025, ReleaseV2026, ReleaseV1}
 
 // Valid reports whether r is a supported release.
 func (r Release) Valid() bool {
-	for _, x := range Releases {
-		if r == x {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(Releases, r)
 }
 
 // PatchFormat selects the body form of a PATCH request.

@@ -40,14 +40,12 @@ func TestSnapshotSharesOneListPerInterval(t *testing.T) {
 	})
 	var wg sync.WaitGroup
 	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			v, err := s.Get(context.Background(), list, time.Minute, time.Time{})
 			if err != nil || v.Len() != 2 {
 				t.Errorf("Get = %d items, %v", v.Len(), err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if n := calls.Load(); n != 1 {

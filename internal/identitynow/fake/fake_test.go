@@ -359,7 +359,7 @@ func TestRateLimitEscalation(t *testing.T) {
 	other := h.token("client-b", "secret-b")
 	list := func(tok, prefix string) resp { return h.sim(tok, http.MethodGet, prefix, "", "") }
 	p := "/v2024/sim-integrations"
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		if r := list(tok, p); r.status != 200 {
 			t.Fatalf("request %d: %d", i, r.status)
 		}
@@ -424,7 +424,7 @@ func TestFaultInjection(t *testing.T) {
 	tok := h.token(testClient, testSecret)
 	p := "/v2024/sim-integrations"
 	h.s.FailNext(2, Match{Method: "GET", PathContains: "sim-integrations"}, 503, 5*time.Second)
-	for i := 0; i < 2; i++ {
+	for i := range 2 {
 		r := h.sim(tok, http.MethodGet, p, "", "")
 		if r.status != 503 || r.header.Get("Retry-After") != "5" {
 			t.Fatalf("fault %d: %d %q", i, r.status, r.header.Get("Retry-After"))
@@ -625,10 +625,10 @@ func TestConcurrentUse(t *testing.T) {
 	h := start(t, Options{})
 	tok := h.token(testClient, testSecret)
 	done := make(chan bool)
-	for i := 0; i < 8; i++ {
+	for range 8 {
 		go func() {
 			defer func() { done <- true }()
-			for j := 0; j < 5; j++ {
+			for range 5 {
 				r := h.sim(tok, http.MethodPost, "/v2024/sim-integrations", "application/json", `{"name":"same"}`)
 				if r.status != 200 && r.status != 400 {
 					t.Errorf("status %d", r.status)
@@ -638,7 +638,7 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		}()
 	}
-	for i := 0; i < 8; i++ {
+	for range 8 {
 		<-done
 	}
 	if n := len(h.s.Objects()); n != 1 {

@@ -169,7 +169,7 @@ func lookupPointer(doc any, ptr string) (any, bool) {
 		return nil, false
 	}
 	cur := doc
-	for _, tok := range strings.Split(ptr[1:], "/") {
+	for tok := range strings.SplitSeq(ptr[1:], "/") {
 		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
 		switch c := cur.(type) {
 		case map[string]any:
