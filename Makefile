@@ -122,12 +122,20 @@ DEMO_ARGS ?=
 demo: ## Run the operator locally (kube-apiserver, fake IdentityNow, config/samples) until Ctrl-C; DEMO_ARGS=--once checks and exits.
 	@test -x "$(ENVTEST_ASSETS)/kube-apiserver" -a -x "$(ENVTEST_ASSETS)/etcd" -a -x "$(ENVTEST_ASSETS)/kubectl" || \
 		echo "make demo: first run: building kube-apiserver, etcd and kubectl $(ENVTEST_K8S_VERSION) from source (about 10 minutes on 2 cores, once; later runs start in seconds)"
-	@$(MAKE) --no-print-directory envtest-assets
-	@KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/demo $(DEMO_ARGS)
+	@$(MAKE) -s --no-print-directory envtest-assets
+	@go build -o "$(LOCALBIN)/sim-operator-demo" ./hack/demo
+	@KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" "$(LOCALBIN)/sim-operator-demo" $(DEMO_ARGS)
 
 .PHONY: e2e
 e2e: envtest-assets ## Run only the e2e suite (test/e2e; `make test` runs it too).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./test/e2e/ -v -count=1 -timeout 10m
+
+# The benchmark (test/bench) runs the manager in-process against kube-apiserver, etcd and the fake API with
+# a scaled-down rate limit and poll interval; docs/benchmarks.md describes it. BENCH_ARGS=--quick is a smoke run.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: envtest-assets ## Measure bulk create, steady-state calls, edit latency, restart, memory and throughput (writes bench-results.json).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench $(BENCH_ARGS)
 
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.
 # (i.e. docker build --platform linux/arm64). However, you must enable docker buildKit for it.
@@ -136,7 +144,7 @@ e2e: envtest-assets ## Run only the e2e suite (test/e2e; `make test` runs it too
 # make docker-build IMG=<img> BASE_IMAGE=<registry>/golang:1.26
 .PHONY: docker-build
 docker-build: ## Build docker image with the manager.
-	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t ${IMG} .
+	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) $(if $(RUNTIME_IMAGE),--build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE)) -t ${IMG} .
 
 .PHONY: docker-push
 docker-push: ## Push docker image with the manager.

@@ -60,10 +60,8 @@ const (
 	ReasonObserved = "Observed"
 	// ReasonSuspended: spec.suspend is true; nothing is sent until it is false again.
 	ReasonSuspended = "Suspended"
-	// ReasonCreating, ReasonUpdating, ReasonDeleting: Reconciling=True while that write is in progress.
+	// ReasonCreating: Reconciling=True while a create is in flight (status.pendingCreate is set).
 	ReasonCreating = "Creating"
-	ReasonUpdating = "Updating"
-	ReasonDeleting = "Deleting"
 	// ReasonProgressing: Reconciling=True while the new generation is being handled.
 	ReasonProgressing = "Progressing"
 	// ReasonRateLimited: Reconciling=True while waiting for the tenant's rate budget (Retry-After).

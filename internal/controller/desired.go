@@ -54,6 +54,7 @@ func buildDesired(obj *simv1alpha1.SimIntegration, secrets map[string]secretValu
 	if err != nil {
 		return desiredState{}, err
 	}
+	keepEmpty(plainDoc, spec)
 	if attrs != nil {
 		plainDoc["attributes"] = attrs
 	}
@@ -84,7 +85,27 @@ func buildDesired(obj *simv1alpha1.SimIntegration, secrets map[string]secretValu
 	if err != nil {
 		return desiredState{}, err
 	}
+	keepEmpty(doc, spec)
 	return desiredState{Details: d, Doc: doc, Applied: applied, SecretAttributes: secretNames}, nil
+}
+
+// keepEmpty manages a map or list set to empty in spec (`statusMap: {}`): every remote key is then
+// removed, where leaving it out would make the field unmanaged.
+func keepEmpty(doc map[string]any, spec simv1alpha1.SimIntegrationSpec) {
+	empty := map[string]bool{
+		"statusMap": spec.StatusMap != nil && len(spec.StatusMap) == 0,
+		"request":   spec.Request != nil && len(spec.Request) == 0,
+		"attributes": spec.Attributes != nil && string(spec.Attributes.Raw) == "{}" &&
+			len(spec.SecretAttributes) == 0,
+	}
+	for k, isEmpty := range empty {
+		if _, set := doc[k]; isEmpty && !set {
+			doc[k] = map[string]any{}
+		}
+	}
+	if spec.Sources != nil && len(spec.Sources) == 0 {
+		doc["sources"] = []any{}
+	}
 }
 
 func plainAttributes(spec simv1alpha1.SimIntegrationSpec) (map[string]any, error) {
@@ -207,4 +228,28 @@ func findVersion(vs []simv1alpha1.SecretVersion, attribute string) *simv1alpha1.
 		}
 	}
 	return nil
+}
+
+// putDocument is the full object for a PUT: the remote's fields the spec does not manage, overlaid with
+// the desired ones, so that a PUT leaves unset fields as the remote has them.
+func putDocument(observed map[string]any, want desiredState) (identitynow.Details, error) {
+	merged := maps.Clone(observed)
+	if merged == nil {
+		merged = map[string]any{}
+	}
+	maps.Copy(merged, want.Doc)
+	if a, ok := merged["attributes"].(map[string]any); ok {
+		for k, v := range a {
+			if isMasked(v) {
+				return identitynow.Details{}, stall(simv1alpha1.ReasonInvalidSpec,
+					"updateStrategy Put would overwrite the masked attribute %q with its mask; manage it in spec.attributes or spec.secretAttributes", k)
+			}
+		}
+	}
+	raw, err := json.Marshal(merged)
+	if err != nil {
+		return identitynow.Details{}, err
+	}
+	var d identitynow.Details
+	return d, json.Unmarshal(raw, &d)
 }

@@ -149,12 +149,12 @@ func TestSetConditions(t *testing.T) {
 	}
 	var conds []metav1.Condition
 	setConditions(&conds, 1, ready(simv1alpha1.ReasonSynced, "ok"))
-	setConditions(&conds, 2, progressing(simv1alpha1.ReasonUpdating, "updating"))
+	setConditions(&conds, 2, progressing(simv1alpha1.ReasonRetrying, "retrying"))
 	if c := meta.FindStatusCondition(conds, "Ready"); c.Status != metav1.ConditionFalse {
 		t.Errorf("Ready while a new generation is applied = %s, want False", c.Status)
 	}
 	setConditions(&conds, 2, outcome{outcomeSuspended, simv1alpha1.ReasonSuspended, ""})
-	if c := meta.FindStatusCondition(conds, "Ready"); c.Reason != simv1alpha1.ReasonUpdating {
+	if c := meta.FindStatusCondition(conds, "Ready"); c.Reason != simv1alpha1.ReasonRetrying {
 		t.Errorf("suspend leaves Ready as it was, got reason %s", c.Reason)
 	}
 }
@@ -259,3 +259,42 @@ func viewOf(t *testing.T, items ...identitynow.Integration) tenant.View {
 }
 
 func rawJSON(s string) *apiextensionsv1.JSON { return &apiextensionsv1.JSON{Raw: []byte(s)} }
+
+func TestEmptySpecMapsRemoveEveryRemoteKey(t *testing.T) {
+	s := pureSim(func(s *simv1alpha1.SimIntegration) {
+		s.Spec.StatusMap = map[string]string{}
+		s.Spec.Sources = []string{}
+		s.Spec.SecretAttributes = nil
+	})
+	d := mustDesired(t, s, nil)
+	observed := map[string]any{"statusMap": map[string]any{"closed": "Committed"}, "sources": []any{"a"}}
+	got := diff.Compute(observed, d.Doc)
+	if fmt.Sprint(got.Paths) != "[/attributes /description /name /sources /statusMap /type]" {
+		t.Fatalf("paths = %v", got.Paths)
+	}
+	for _, op := range got.Operations {
+		if op.Path == "/statusMap/closed" && op.Operation != "remove" {
+			t.Errorf("statusMap: {} must remove remote keys: %v", op)
+		}
+	}
+}
+
+func TestPutDocumentKeepsUnmanagedFields(t *testing.T) {
+	s := pureSim(func(s *simv1alpha1.SimIntegration) { s.Spec.StatusMap = nil })
+	d := mustDesired(t, s, secretsAt("1"))
+	full, err := putDocument(map[string]any{"name": "hr", "cluster": "va-1", "statusMap": map[string]any{"x": "y"},
+		"attributes": map[string]any{"password": "********"}}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Cluster == nil || *full.Cluster != "va-1" || full.StatusMap["x"] != "y" {
+		t.Errorf("unmanaged fields must survive a PUT: %+v", full)
+	}
+	if full.Attributes["password"] != "hunter2" || *full.Description != "Tickets" {
+		t.Errorf("managed fields come from the spec: %+v", full)
+	}
+	unmanaged := mustDesired(t, pureSim(func(s *simv1alpha1.SimIntegration) { s.Spec.Attributes, s.Spec.SecretAttributes = nil, nil }), nil)
+	if _, err := putDocument(map[string]any{"attributes": map[string]any{"password": "****"}}, unmanaged); err == nil {
+		t.Error("a PUT must not write a mask back over an unmanaged masked attribute")
+	}
+}

@@ -93,7 +93,7 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, obj *simv1alph
 	if obj.Spec.Suspend {
 		return outcome{outcomeSuspended, simv1alpha1.ReasonSuspended, "Suspended: no remote calls until spec.suspend is false"}, reconcile.Result{}, nil
 	}
-	fresh := r.takeRequestedAt(obj)
+	requestedAt, fresh := newRequestedAt(obj)
 	conn, err := r.connect(ctx, obj)
 	if err != nil {
 		return outcome{}, reconcile.Result{}, err
@@ -111,18 +111,18 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, obj *simv1alph
 			return outcome{}, reconcile.Result{}, err
 		}
 	}
-	return r.sync(ctx, obj, conn, want, fresh)
+	o, result, err := r.sync(ctx, obj, conn, want, fresh)
+	if err == nil && fresh {
+		obj.Status.LastHandledRequestedAt = requestedAt
+	}
+	return o, result, err
 }
 
-// takeRequestedAt records a new sim.identitynow.io/requested-at value and says whether to read the
-// remote afresh.
-func (r *SimIntegrationReconciler) takeRequestedAt(obj *simv1alpha1.SimIntegration) bool {
+// newRequestedAt returns a sim.identitynow.io/requested-at value not yet handled; the remote is then
+// read afresh, and the value is recorded once that pass succeeded.
+func newRequestedAt(obj *simv1alpha1.SimIntegration) (string, bool) {
 	v, ok := obj.Annotations[simv1alpha1.AnnotationRequestedAt]
-	if !ok || v == obj.Status.LastHandledRequestedAt {
-		return false
-	}
-	obj.Status.LastHandledRequestedAt = v
-	return true
+	return v, ok && v != obj.Status.LastHandledRequestedAt
 }
 
 // connect resolves the referenced tenant to a connection; a tenant that is not Ready stops here.

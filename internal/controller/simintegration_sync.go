@@ -261,7 +261,12 @@ func (r *SimIntegrationReconciler) update(ctx context.Context, obj *simv1alpha1.
 	d := diff.Compute(comparableObserved(it.Fields, want, obj.Status.LastApplied, observeOnly), want.Doc)
 	if observeOnly {
 		obj.Status.Drift = d.Paths
-		r.synced(obj, conn, want, it, false)
+		if d.Empty() {
+			r.synced(obj, conn, want, it, false)
+		} else {
+			obj.Status.ID = it.ID
+			obj.Status.RemoteModified = metaTime(it.Modified)
+		}
 		msg := "Remote integration matches the spec"
 		if !d.Empty() {
 			msg = "Remote integration differs from the spec at " + strings.Join(d.Paths, ", ")
@@ -272,14 +277,14 @@ func (r *SimIntegrationReconciler) update(ctx context.Context, obj *simv1alpha1.
 		r.synced(obj, conn, want, it, false)
 		return ready(simv1alpha1.ReasonSynced, "Remote integration matches the spec"), pollRequeue(conn), nil
 	}
-	updated, err := r.write(ctx, conn, it.ID, want, d)
+	updated, err := r.write(ctx, conn, it, want, d)
 	if identitynow.KindOf(err) == identitynow.KindInvalid && r.now().Sub(listedAt) > time.Second {
 		// The patch was computed from a cached copy that may be out of date: read it and try once more.
 		if fresh, gerr := conn.Remote.Get(ctx, it.ID); gerr == nil {
 			d = diff.Compute(comparableObserved(fresh.Fields, want, obj.Status.LastApplied, false), want.Doc)
 			updated, err = fresh, nil
 			if !d.Empty() {
-				updated, err = r.write(ctx, conn, it.ID, want, d)
+				updated, err = r.write(ctx, conn, *fresh, want, d)
 			}
 		}
 	}
@@ -304,9 +309,14 @@ func isDrift(obj *simv1alpha1.SimIntegration, want desiredState) bool {
 }
 
 // write sends the operations with the tenant's update strategy.
-func (r *SimIntegrationReconciler) write(ctx context.Context, conn *tenant.Connection, id string, want desiredState, d diff.Result) (*identitynow.Integration, error) {
+func (r *SimIntegrationReconciler) write(ctx context.Context, conn *tenant.Connection, it identitynow.Integration, want desiredState, d diff.Result) (*identitynow.Integration, error) {
+	id := it.ID
 	if conn.Spec.UpdateStrategy == simv1alpha1.UpdateStrategyPut {
-		return conn.Remote.Put(ctx, id, want.Details)
+		full, err := putDocument(it.Fields, want)
+		if err != nil {
+			return nil, err
+		}
+		return conn.Remote.Put(ctx, id, full)
 	}
 	main, rule := diff.Split(d.Operations)
 	var updated *identitynow.Integration
