@@ -2,7 +2,6 @@ package tenant
 
 import (
 	"context"
-	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -18,10 +17,20 @@ type Snapshot struct {
 
 	mu        sync.Mutex
 	byID      map[string]identitynow.Integration
-	startedAt time.Time     // when the list behind byID was sent
+	byName    map[string]string // remote name → id
+	startedAt time.Time         // when the list behind byID was sent
 	maxAge    time.Duration // jittered poll interval for the current contents
 	inflight  *listCall
 	onChange  func(ids []string)
+	// writes made by the operator while a list may be in flight, replayed over its result (the list
+	// may have been answered before they landed)
+	writes []write
+}
+
+type write struct {
+	at      time.Time
+	it      identitynow.Integration
+	removed bool
 }
 
 type listCall struct {
@@ -30,31 +39,36 @@ type listCall struct {
 	startedAt time.Time
 }
 
-// View is a consistent read of a Snapshot.
+// View reads a Snapshot that was listed recently enough; it also sees the operator's own writes made
+// after that list. Lookups are O(1).
 type View struct {
-	byID map[string]identitynow.Integration
+	s *Snapshot
 	// ListedAt is when the list behind this view was sent.
 	ListedAt time.Time
 }
 
 // ByID returns the remote object with that id.
 func (v View) ByID(id string) (identitynow.Integration, bool) {
-	it, ok := v.byID[id]
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	it, ok := v.s.byID[id]
 	return it, ok
 }
 
 // ByName returns the remote object with that name (names are unique per tenant).
 func (v View) ByName(name string) (identitynow.Integration, bool) {
-	for _, it := range v.byID {
-		if it.Name == name {
-			return it, true
-		}
-	}
-	return identitynow.Integration{}, false
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	it, ok := v.s.byID[v.s.byName[name]]
+	return it, ok
 }
 
 // Len is the number of remote objects.
-func (v View) Len() int { return len(v.byID) }
+func (v View) Len() int {
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	return len(v.s.byID)
+}
 
 // NewSnapshot returns an empty snapshot; onChange (optional) is told the ids of objects that changed
 // or disappeared between two lists, so their owners are reconciled without waiting for their own timer.
@@ -74,7 +88,7 @@ func (s *Snapshot) Get(ctx context.Context, list func(context.Context) ([]identi
 		s.mu.Lock()
 		now := s.clock()
 		if s.byID != nil && s.startedAt.After(notBefore) && now.Sub(s.startedAt) < s.maxAge {
-			v := View{byID: s.byID, ListedAt: s.startedAt}
+			v := View{s: s, ListedAt: s.startedAt}
 			s.mu.Unlock()
 			return v, nil
 		}
@@ -113,11 +127,28 @@ func (s *Snapshot) refresh(ctx context.Context, c *listCall, list func(context.C
 		return
 	}
 	next := make(map[string]identitynow.Integration, len(items))
+	names := make(map[string]string, len(items))
 	for _, it := range items {
 		next[it.ID] = it
+		names[it.Name] = it.ID
 	}
+	kept := s.writes[:0]
+	for _, w := range s.writes {
+		if w.at.Before(c.startedAt) {
+			continue
+		}
+		kept = append(kept, w)
+		if w.removed {
+			delete(next, w.it.ID)
+			delete(names, w.it.Name)
+		} else {
+			next[w.it.ID] = w.it
+			names[w.it.Name] = w.it.ID
+		}
+	}
+	s.writes = kept
 	changed := changedIDs(s.byID, next)
-	s.byID = next
+	s.byID, s.byName = next, names
 	s.startedAt = c.startedAt
 	s.maxAge = maxAge + time.Duration(rand.Int64N(int64(maxAge)/10+1))
 	notify := s.onChange
@@ -134,21 +165,34 @@ func (s *Snapshot) Put(it identitynow.Integration) {
 	if s.byID == nil {
 		return
 	}
-	next := maps.Clone(s.byID)
-	next[it.ID] = it
-	s.byID = next
+	if old, ok := s.byID[it.ID]; ok && s.byName[old.Name] == it.ID {
+		delete(s.byName, old.Name)
+	}
+	s.byID[it.ID] = it
+	s.byName[it.Name] = it.ID
+	s.recordWrite(write{at: s.clock(), it: it})
 }
 
 // Remove records a deletion.
 func (s *Snapshot) Remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.byID[id]; !ok {
+	old, ok := s.byID[id]
+	if !ok {
 		return
 	}
-	next := maps.Clone(s.byID)
-	delete(next, id)
-	s.byID = next
+	delete(s.byID, id)
+	if s.byName[old.Name] == id {
+		delete(s.byName, old.Name)
+	}
+	s.recordWrite(write{at: s.clock(), it: old, removed: true})
+}
+
+// recordWrite keeps a write for replay only while a list is in flight.
+func (s *Snapshot) recordWrite(w write) {
+	if s.inflight != nil {
+		s.writes = append(s.writes, w)
+	}
 }
 
 // Expire forces the next Get to list again.

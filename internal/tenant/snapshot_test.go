@@ -122,3 +122,33 @@ func TestSnapshotListErrorIsShared(t *testing.T) {
 		t.Fatalf("a failed list must not be cached: calls %d err %v", calls.Load(), err)
 	}
 }
+
+func TestSnapshotKeepsWritesMadeDuringAList(t *testing.T) {
+	s := NewSnapshot(nil, nil)
+	ctx := context.Background()
+	_, _ = s.Get(ctx, func(context.Context) ([]identitynow.Integration, error) {
+		return []identitynow.Integration{{ID: "old", Name: "Old"}}, nil
+	}, time.Minute, time.Time{})
+	listing := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan View)
+	go func() {
+		v, _ := s.Get(ctx, func(context.Context) ([]identitynow.Integration, error) {
+			close(listing)
+			<-release // the remote answered before the create below landed
+			return []identitynow.Integration{{ID: "old", Name: "Old"}}, nil
+		}, time.Minute, time.Now())
+		done <- v
+	}()
+	<-listing
+	s.Put(identitynow.Integration{ID: "new", Name: "New"})
+	s.Remove("old")
+	close(release)
+	v := <-done
+	if _, ok := v.ByName("New"); !ok {
+		t.Error("a create made during the list was lost")
+	}
+	if _, ok := v.ByID("old"); ok {
+		t.Error("a delete made during the list was undone")
+	}
+}
