@@ -82,6 +82,9 @@ const (
 	AnnotationRequestedAt = "sim.identitynow.io/requested-at"
 	// Finalizer holds a SimIntegration until its remote object is deleted (or orphaned).
 	Finalizer = "sim.identitynow.io/finalizer"
+	// TenantFinalizer holds a Tenant or ClusterTenant while SimIntegrations still use it, so that
+	// deleting a namespace cannot remove the tenant before the remote objects it reaches are deleted.
+	TenantFinalizer = "sim.identitynow.io/tenant-in-use"
 )
 
 // SecretKeySelector selects one key of a Secret in the referencing object's namespace.

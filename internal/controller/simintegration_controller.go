@@ -273,18 +273,22 @@ func (r *SimIntegrationReconciler) changedEvents() chan event.GenericEvent {
 // SetupWithManager registers the reconciler and its watches: its own spec and annotations, the
 // tenants, the referenced Secrets' metadata and remote changes seen by the snapshots.
 func (r *SimIntegrationReconciler) SetupWithManager(mgr manager.Manager) error {
-	deleting := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
-	}}
 	return builder.ControllerManagedBy(mgr).
 		For(&simv1alpha1.SimIntegration{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
 		Watches(&simv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
 		Watches(&simv1alpha1.ClusterTenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
 		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.forSecret)).
 		WatchesRawSource(source.Channel(r.changedEvents(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Complete(r)
+}
+
+// deletionStarted passes the update that sets metadata.deletionTimestamp.
+func deletionStarted() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}}
 }
 
 func (r *SimIntegrationReconciler) forTenant(ctx context.Context, t client.Object) []reconcile.Request {

@@ -349,6 +349,22 @@ var _ = Describe("SimIntegration", func() {
 })
 
 var _ = Describe("Tenant", func() {
+	It("stays until its SimIntegrations are gone, so their remote objects are deleted with the namespace", func() {
+		e := newEnv(time.Minute)
+		s := e.create("last-one")
+		id := waitReady(s).Status.ID
+		t := &simv1alpha1.Tenant{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: e.tenant}, t)).To(Succeed())
+		Expect(t.Finalizers).To(ContainElement(simv1alpha1.TenantFinalizer))
+
+		By("deleting everything at once, as a namespace deletion does")
+		Expect(k8s.Delete(ctx, t)).To(Succeed())
+		Expect(k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "api-client"}})).To(Succeed())
+		Expect(k8s.Delete(ctx, s)).To(Succeed())
+		Eventually(func() bool { _, found := remote.Get(id); return found }).Should(BeFalse())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(t), &simv1alpha1.Tenant{}) }, 30*time.Second).ShouldNot(Succeed())
+	})
+
 	It("is Ready once a token was obtained", func() {
 		e := newEnv(time.Minute)
 		t := &simv1alpha1.Tenant{}

@@ -386,7 +386,14 @@ func (r *SimIntegrationReconciler) finalize(ctx context.Context, obj *simv1alpha
 func (r *SimIntegrationReconciler) deleteRemote(ctx context.Context, obj *simv1alpha1.SimIntegration, id string) error {
 	conn, err := r.connect(ctx, obj)
 	if err != nil {
-		return err
+		// A namespace being deleted may already have lost the tenant's Secret; the tenant itself is held
+		// by its finalizer, and its last connection still works.
+		ref := obj.Spec.TenantRef
+		last, ok := r.Tenants.Registry.Lookup(tenant.Key(ref.Kind, obj.Namespace, ref.Name))
+		if !ok {
+			return err
+		}
+		conn = last
 	}
 	if id == "" {
 		view, err := r.observe(ctx, obj, conn, false)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -94,7 +95,8 @@ type TenantReconciler struct {
 	New func() simv1alpha1.TenantObject
 }
 
-// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants;clustertenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants;clustertenants,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants/finalizers;clustertenants/finalizers,verbs=update
 // +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants/status;clustertenants/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
@@ -106,6 +108,12 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 			r.Tenants.Registry.Forget(tenant.Key(obj.GetTenantKind(), req.Namespace, req.Name))
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return r.finalize(ctx, obj)
+	}
+	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return reconcile.Result{}, err
 	}
 	before := obj.DeepCopyObject().(simv1alpha1.TenantObject)
 	defer func() {
@@ -127,6 +135,40 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	}
 	setTenantConditions(&status.Conditions, obj.GetGeneration(), ready(simv1alpha1.ReasonTokenObtained, "Credentials found and a token was obtained"))
 	return reconcile.Result{RequeueAfter: tenantRecheckInterval}, nil
+}
+
+// ensureFinalizer adds the in-use finalizer.
+func (r *TenantReconciler) ensureFinalizer(ctx context.Context, obj simv1alpha1.TenantObject) error {
+	if controllerutil.ContainsFinalizer(obj, simv1alpha1.TenantFinalizer) {
+		return nil
+	}
+	orig := obj.DeepCopyObject().(client.Object)
+	controllerutil.AddFinalizer(obj, simv1alpha1.TenantFinalizer)
+	return r.Tenants.Client.Patch(ctx, obj, client.MergeFrom(orig))
+}
+
+// finalize releases a deleted tenant once no SimIntegration refers to it any more; until then its
+// connection stays usable for their remote deletes, even when its Secret is already gone.
+func (r *TenantReconciler) finalize(ctx context.Context, obj simv1alpha1.TenantObject) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, simv1alpha1.TenantFinalizer) {
+		return reconcile.Result{}, nil
+	}
+	ref := simv1alpha1.TenantReference{Kind: obj.GetTenantKind(), Name: obj.GetName()}
+	opts := []client.ListOption{client.MatchingFields{indexTenantRef: tenantRefKey(ref)}}
+	if ref.Kind == simv1alpha1.TenantKindTenant {
+		opts = append(opts, client.InNamespace(obj.GetNamespace()))
+	}
+	users := &simv1alpha1.SimIntegrationList{}
+	if err := r.Tenants.Client.List(ctx, users, opts...); err != nil {
+		return reconcile.Result{}, err
+	}
+	if len(users.Items) > 0 {
+		return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	r.Tenants.Registry.Forget(tenant.Key(obj.GetTenantKind(), obj.GetNamespace(), obj.GetName()))
+	orig := obj.DeepCopyObject().(client.Object)
+	controllerutil.RemoveFinalizer(obj, simv1alpha1.TenantFinalizer)
+	return reconcile.Result{}, client.IgnoreNotFound(r.Tenants.Client.Patch(ctx, obj, client.MergeFrom(orig)))
 }
 
 // setTenantConditions writes Ready and Stalled for a tenant (it has no Reconciling phase of its own
@@ -152,7 +194,7 @@ func (r *TenantReconciler) SetupWithManager(mgr manager.Manager, name string) er
 	sample := r.New()
 	return ctrl.ControllerManagedBy(mgr).
 		Named(name).
-		For(sample, ctrl.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(sample, ctrl.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted()))).
 		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.tenantsForSecret)).
 		Complete(r)
 }
