@@ -298,3 +298,17 @@ func TestPutDocumentKeepsUnmanagedFields(t *testing.T) {
 		t.Error("a PUT must not write a mask back over an unmanaged masked attribute")
 	}
 }
+
+func TestRefusePlaceholders(t *testing.T) {
+	placeholder := map[string]secretValue{"password": {Value: "REPLACE_ME", Version: simv1alpha1.SecretVersion{Secret: "sn", Key: "password"}}}
+	if err := refusePlaceholders(pureSim(nil), placeholder); err == nil || !strings.Contains(err.Error(), "sim-operator-export") {
+		t.Errorf("a managed object must not send the export placeholder: %v", err)
+	}
+	observer := pureSim(func(s *simv1alpha1.SimIntegration) { s.Spec.ManagementPolicy = simv1alpha1.ManagementPolicyObserveOnly })
+	if err := refusePlaceholders(observer, placeholder); err != nil {
+		t.Errorf("observing with placeholders is fine: %v", err)
+	}
+	if err := refusePlaceholders(pureSim(nil), secretsAt("1")); err != nil {
+		t.Errorf("real values pass: %v", err)
+	}
+}

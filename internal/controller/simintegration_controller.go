@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/export"
 	"github.com/sim-operator/sim-operator/internal/tenant"
 )
 
@@ -102,6 +103,9 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, obj *simv1alph
 	if err != nil {
 		return outcome{}, reconcile.Result{}, err
 	}
+	if err := refusePlaceholders(obj, secrets); err != nil {
+		return outcome{}, reconcile.Result{}, err
+	}
 	want, err := buildDesired(obj, secrets)
 	if err != nil {
 		return outcome{}, reconcile.Result{}, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
@@ -151,6 +155,22 @@ func (r *SimIntegrationReconciler) secretAttributes(ctx context.Context, obj *si
 			Attribute: sa.Name, Secret: ref.Name, Key: ref.Key, ResourceVersion: rv}}
 	}
 	return out, nil
+}
+
+// refusePlaceholders stops a managed object from sending the placeholder that sim-operator-export
+// writes into the Secrets it generates; observing with it is fine.
+func refusePlaceholders(obj *simv1alpha1.SimIntegration, secrets map[string]secretValue) error {
+	if obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly {
+		return nil
+	}
+	for name, sv := range secrets {
+		if sv.Value == export.Placeholder {
+			return stall(simv1alpha1.ReasonInvalidSpec,
+				"secret attribute %q: Secret %s key %s still holds the placeholder %s written by sim-operator-export; put the real value there",
+				name, sv.Version.Secret, sv.Version.Key, export.Placeholder)
+		}
+	}
+	return nil
 }
 
 func (r *SimIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *simv1alpha1.SimIntegration) error {

@@ -251,6 +251,16 @@ var _ = Describe("SimIntegration", func() {
 		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(second), &simv1alpha1.SimIntegration{}) }).ShouldNot(Succeed())
 		_, found := remote.Get(id)
 		Expect(found).To(BeTrue(), "deleting the AlreadyManaged object must not delete the remote object")
+
+		By("letting an observer watch the managed object: observers claim nothing")
+		observer := e.create("observer", func(s *simv1alpha1.SimIntegration) {
+			s.Annotations = map[string]string{simv1alpha1.AnnotationExternalID: id}
+			s.Spec.ManagementPolicy = simv1alpha1.ManagementPolicyObserveOnly
+		})
+		Expect(waitCondition(observer, simv1alpha1.ConditionReady, metav1.ConditionTrue, simv1alpha1.ReasonObserved).Status.ID).To(Equal(id))
+		update(conflict, func(s *simv1alpha1.SimIntegration) { s.Spec.Description = new("still managed") })
+		Eventually(func() any { return remoteDoc(id)["description"] }).Should(Equal("still managed"))
+		waitReady(conflict)
 	})
 
 	It("adopts the object named by the external-id annotation", func() {

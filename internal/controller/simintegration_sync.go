@@ -133,9 +133,12 @@ func later(a, b time.Time) time.Time {
 // claim records an adopted (or recovered) remote object in status.id, unless another SimIntegration
 // manages it already.
 func (r *SimIntegrationReconciler) claim(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection, t target) error {
-	owner, err := r.managedBy(ctx, obj, conn, t.remote.ID)
-	if err != nil {
-		return err
+	var owner *simv1alpha1.SimIntegration
+	if obj.Spec.ManagementPolicy != simv1alpha1.ManagementPolicyObserveOnly {
+		var err error
+		if owner, err = r.managedBy(ctx, obj, conn, t.remote.ID); err != nil {
+			return err
+		}
 	}
 	if owner != nil {
 		return stall(simv1alpha1.ReasonAlreadyManaged, "remote integration %s is already managed by SimIntegration %s/%s",
@@ -151,6 +154,7 @@ func (r *SimIntegrationReconciler) claim(ctx context.Context, obj *simv1alpha1.S
 }
 
 // managedBy returns another SimIntegration that claimed the same remote object first, if any.
+// Observers (ObserveOnly) never write, so they claim nothing and block no one.
 func (r *SimIntegrationReconciler) managedBy(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection, id string) (*simv1alpha1.SimIntegration, error) {
 	list := &simv1alpha1.SimIntegrationList{}
 	if err := r.List(ctx, list, client.MatchingFields{indexRemoteID: id}); err != nil {
@@ -158,7 +162,8 @@ func (r *SimIntegrationReconciler) managedBy(ctx context.Context, obj *simv1alph
 	}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == obj.UID || !r.sameEndpoint(other, obj, conn) {
+		if other.UID == obj.UID || other.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly ||
+			!r.sameEndpoint(other, obj, conn) {
 			continue
 		}
 		if obj.Status.ID != id || claimedEarlier(other, obj) {
