@@ -19,7 +19,7 @@ type Snapshot struct {
 	byID      map[string]identitynow.Integration
 	byName    map[string]string // remote name → id
 	startedAt time.Time         // when the list behind byID was sent
-	maxAge    time.Duration // jittered poll interval for the current contents
+	maxAge    time.Duration     // jittered poll interval for the current contents
 	inflight  *listCall
 	onChange  func(ids []string)
 	// writes made by the operator while a list may be in flight, replayed over its result (the list
