@@ -137,6 +137,13 @@ BENCH_ARGS ?=
 bench: envtest-assets ## Measure bulk create, steady-state calls, edit latency, restart, memory and throughput (writes bench-results.json).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench $(BENCH_ARGS)
 
+# The long part of the fault-injection suite (test/reliability, build tag soak): >= 50 kill -9 rounds with
+# 100 SimIntegrations and longer remote fault storms; docs/reliability.md records the figures.
+# SOAK_KILLS and SOAK_SIMS change its size; the fast part runs in `make test`.
+.PHONY: soak
+soak: envtest-assets ## Run the long fault-injection (soak) suite: kill -9 rounds, fault storms, secrets scan.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./test/reliability/ -tags soak -run Soak -v -count=1 -timeout 60m
+
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.
 # (i.e. docker build --platform linux/arm64). However, you must enable docker buildKit for it.
 # More info: https://docs.docker.com/develop/develop-images/build_enhancements/

@@ -33,8 +33,10 @@ func Setup(ctx context.Context, mgr manager.Manager, opts *options.Options) erro
 		Timeout:           opts.RemoteTimeout,
 	})
 	tenants := &Tenants{
-		Client:   mgr.GetClient(),
-		Secrets:  &tenant.SecretReader{Metadata: mgr.GetClient(), API: mgr.GetAPIReader()},
+		Client: mgr.GetClient(),
+		// Secret metadata comes from the metadata-only informer (the client bypasses the cache for
+		// Secrets entirely); values are read from the API server when a resourceVersion changes.
+		Secrets:  &tenant.SecretReader{Metadata: mgr.GetCache(), API: mgr.GetAPIReader()},
 		Registry: registry,
 		Options:  opts,
 	}
