@@ -72,7 +72,7 @@ func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.
 		v := classify(err)
 		o, result, err = v.outcome, reconcile.Result{RequeueAfter: v.requeueAfter}, v.err
 		if v.rateLimited {
-			r.event(obj, corev1.EventTypeWarning, "RateLimited", "Wait", v.outcome.message)
+			r.event(obj, corev1.EventTypeWarning, "RateLimited", "Wait", "%s", v.outcome.message)
 		}
 	}
 	if !controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) && !obj.DeletionTimestamp.IsZero() {
@@ -80,7 +80,7 @@ func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.
 	}
 	obj.Status.ObservedGeneration = obj.Generation
 	setConditions(&obj.Status.Conditions, obj.Generation, o)
-	if perr := r.patchStatus(ctx, before, obj); perr != nil && err == nil {
+	if perr := r.writeStatus(ctx, before, obj); perr != nil && err == nil {
 		err = perr
 	}
 	return result, err
@@ -189,10 +189,10 @@ func (r *SimIntegrationReconciler) removeFinalizer(ctx context.Context, obj *sim
 	return client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(orig)))
 }
 
-// patchStatus writes the status once, at the end of the reconcile, and waits (briefly) until the
+// writeStatus writes the status once, at the end of the reconcile, and waits (briefly) until the
 // cache has seen it, so the next reconcile does not act on an out-of-date last-applied record. A
 // conflict is not an error: the object is simply reconciled again.
-func (r *SimIntegrationReconciler) patchStatus(ctx context.Context, before, after *simv1alpha1.SimIntegration) error {
+func (r *SimIntegrationReconciler) writeStatus(ctx context.Context, before, after *simv1alpha1.SimIntegration) error {
 	if equality.Semantic.DeepEqual(before.Status, after.Status) {
 		return nil
 	}

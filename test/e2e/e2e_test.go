@@ -10,6 +10,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/sim-operator/sim-operator/test/gitops"
 	"github.com/sim-operator/sim-operator/test/harness"
 )
 
@@ -29,6 +33,15 @@ func kubectlStdin(stdin string, args ...string) string {
 	out, err := env.RunStdin(context.Background(), stdin, "<<EOF", args...)
 	Expect(err).NotTo(HaveOccurred())
 	return out
+}
+
+// liveObject reads an object with `kubectl get -o json`, numbers as int64 as the API machinery has them.
+func liveObject(g Gomega, kindName string) map[string]any {
+	out, err := env.Kubectl(context.Background(), "get", kindName, "-o", "json")
+	g.Expect(err).NotTo(HaveOccurred())
+	u := &unstructured.Unstructured{}
+	g.Expect(u.UnmarshalJSON([]byte(out))).To(Succeed())
+	return u.Object
 }
 
 // jsonpath reads one field of an object with `kubectl get -o jsonpath`, without echoing (it is polled).
@@ -128,6 +141,26 @@ var _ = Describe("sim-operator, driven with kubectl", Ordered, ContinueOnFailure
 		objs, err := env.Fake.Objects(context.Background())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(objs).To(HaveLen(len(samples)), "one remote object per SimIntegration, no more")
+	})
+
+	It("reports health that Argo CD and Flux read, from the live objects", func() {
+		for _, name := range samples {
+			obj := liveObject(Default, "sim/"+name)
+			health, msg, err := gitops.ArgoHealth(obj)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(health).To(Equal("Healthy"), "Argo CD health of %s: %s", name, msg)
+			st, msg, err := gitops.KStatus(obj)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(st).To(Equal(status.CurrentStatus), "kstatus of %s: %s", name, msg)
+		}
+		kubectl("patch", "sim", "servicenow-sim", "--type", "merge", "-p", `{"spec":{"suspend":true}}`)
+		Eventually(func(g Gomega) {
+			health, _, err := gitops.ArgoHealth(liveObject(g, "sim/servicenow-sim"))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(health).To(Equal("Suspended"))
+		}).Should(Succeed())
+		kubectl("patch", "sim", "servicenow-sim", "--type", "merge", "-p", `{"spec":{"suspend":false}}`)
+		kubectl("wait", "--for=condition=Ready", "sim/servicenow-sim", "--timeout=60s")
 	})
 
 	It("documents the API in kubectl explain", func() {
