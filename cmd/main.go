@@ -97,11 +97,14 @@ func run(opts *options.Options, metricsAddr, probeAddr string, leaderElect, secu
 		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       metricsOptions,
-		HealthProbeBindAddress:        probeAddr,
-		LeaderElection:                leaderElect,
-		LeaderElectionID:              "sim-operator.identitynow.io",
+		Scheme:                 scheme,
+		Metrics:                metricsOptions,
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "sim-operator.identitynow.io",
+		// The lease lives in the operator's namespace, so leader election also works outside a cluster
+		// (controller-runtime would otherwise look for the in-pod namespace file).
+		LeaderElectionNamespace:       opts.ClusterResourceNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		// Secret values are never cached: the reconcilers watch Secret metadata and read the few
 		// referenced Secrets directly.
