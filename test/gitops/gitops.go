@@ -13,13 +13,14 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/sim-operator/sim-operator/test/harness"
 )
 
 // Argo CD health status codes that the script may return.
@@ -32,23 +33,14 @@ const (
 	Unknown     = "Unknown"
 )
 
-// RepoRoot is the root of the sim-operator repository this file was compiled from.
-func RepoRoot() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		panic("gitops: runtime.Caller failed")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
 // HealthScriptPath is the path of the Argo CD health script.
 func HealthScriptPath() string {
-	return filepath.Join(RepoRoot(), "config", "argocd", "health.lua")
+	return filepath.Join(harness.RepoRoot(), "config", "argocd", "health.lua")
 }
 
 // ArgoCMPatchPath is the path of the argocd-cm patch that installs the health script.
 func ArgoCMPatchPath() string {
-	return filepath.Join(RepoRoot(), "config", "argocd", "argocd-cm-patch.yaml")
+	return filepath.Join(harness.RepoRoot(), "config", "argocd", "argocd-cm-patch.yaml")
 }
 
 // HealthKinds are the kinds the health script is installed for, in argocd-cm key order.

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/sim-operator/sim-operator/test/harness"
 )
 
 var update = flag.Bool("update", false, "rewrite config/argocd/argocd-cm-patch.yaml from health.lua")
@@ -323,7 +325,7 @@ func TestHealthTerminating(t *testing.T) {
 
 // TestHealthSamples runs the script on config/samples as applied, before any status exists.
 func TestHealthSamples(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(RepoRoot(), "config", "samples", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(harness.RepoRoot(), "config", "samples", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no samples found: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -24,6 +23,8 @@ import (
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/sim-operator/sim-operator/test/harness"
 )
 
 // Names every install uses.
@@ -33,24 +34,15 @@ const (
 	KubeVersion = "v1.37.2"
 )
 
-// RepoRoot is the root of the repository this file was compiled from.
-func RepoRoot() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		panic("install: runtime.Caller failed")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
 // ChartDir is the Helm chart's directory.
-func ChartDir() string { return filepath.Join(RepoRoot(), "charts", "sim-operator") }
+func ChartDir() string { return filepath.Join(harness.RepoRoot(), "charts", "sim-operator") }
 
 // KustomizePath is the kustomize binary `make kustomize` installs (or $KUSTOMIZE).
 func KustomizePath() string {
 	if p := os.Getenv("KUSTOMIZE"); p != "" {
 		return p
 	}
-	return filepath.Join(RepoRoot(), "bin", "kustomize")
+	return filepath.Join(harness.RepoRoot(), "bin", "kustomize")
 }
 
 // KustomizeBuild runs `kustomize build config/default`, which is what `make build-installer` writes
@@ -60,7 +52,7 @@ func KustomizeBuild() ([]byte, error) {
 	if _, err := os.Stat(kustomize); err != nil {
 		return nil, fmt.Errorf("%s not found: run `make kustomize` (`make test` does): %w", kustomize, err)
 	}
-	cmd := exec.Command(kustomize, "build", filepath.Join(RepoRoot(), "config", "default"))
+	cmd := exec.Command(kustomize, "build", filepath.Join(harness.RepoRoot(), "config", "default"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -29,6 +29,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/sim-operator/sim-operator/test/harness"
 )
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +335,7 @@ func startAPIServer(t *testing.T) *apiServer {
 			return
 		}
 		te := &envtest.Environment{
-			CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
+			CRDDirectoryPaths:     []string{filepath.Join(harness.RepoRoot(), "config", "crd", "bases")},
 			ErrorIfCRDPathMissing: true,
 		}
 		cfg, err := te.Start()
@@ -623,7 +625,7 @@ func checkRBAC(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deploy
 	if manager == nil {
 		t.Fatalf("no manager ClusterRole")
 	}
-	data, err := os.ReadFile(filepath.Join(RepoRoot(), "config", "rbac", "role.yaml"))
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -691,7 +693,7 @@ func checkRules(t *testing.T, key string, rules []rbacv1.PolicyRule) {
 // checkCRDs asserts that the installed CRDs are those of config/crd/bases.
 func checkCRDs(t *testing.T, objs []*unstructured.Unstructured, helm bool) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(RepoRoot(), "config", "crd", "bases", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(harness.RepoRoot(), "config", "crd", "bases", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no CRDs in config/crd/bases: %v", err)
 	}
@@ -802,7 +804,7 @@ func mustMapping(t *testing.T, s *apiServer, obj *unstructured.Unstructured) *me
 // argoCMPatch is config/argocd/argocd-cm-patch.yaml: a valid ConfigMap on its own.
 func argoCMPatch(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(RepoRoot(), "config", "argocd", "argocd-cm-patch.yaml"))
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "config", "argocd", "argocd-cm-patch.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
