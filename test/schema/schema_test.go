@@ -235,7 +235,7 @@ var _ = Describe("the optional ValidatingAdmissionPolicy in config/policy", Orde
 	BeforeAll(func() {
 		data, err := os.ReadFile(filepath.Join("..", "..", "config", "policy", "secret-attributes-overlap.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		for _, doc := range strings.Split(string(data), "\n---\n") {
+		for doc := range strings.SplitSeq(string(data), "\n---\n") {
 			u := &unstructured.Unstructured{}
 			Expect(yaml.Unmarshal([]byte(doc), &u.Object)).To(Succeed())
 			Expect(k8sClient.Create(ctx, u)).To(Succeed())
