@@ -105,6 +105,8 @@ func run() error {
 		period   = flag.Duration("period", 2*time.Second, "rate limit period (ISC documents 10s; scaled down)")
 		poll     = flag.Duration("poll", 20*time.Second, "Tenant pollInterval (scaled down from the 10m default)")
 		creators = flag.Int("creators", 8, "goroutines creating objects in the apiserver")
+		workers  = flag.Int("workers", 4, "the manager's --max-concurrent-reconciles (4 is the default)")
+		binary   = flag.Bool("binary", true, "finish by measuring the real manager binary's heap and peak RSS with every object in place")
 		out      = flag.String("out", "bench-results.json", "JSON results file")
 		prof     = flag.String("profile-dir", "", "write bench-cpu.pprof and bench-heap.pprof here (default: a temp dir, printed)")
 	)
@@ -113,7 +115,7 @@ func run() error {
 		*n, *steadyN, *poll = 100, 200, 10*time.Second
 	}
 	b := &bench{s: settings{
-		N: *n, SteadyN: *steadyN, Limit: *limit, Period: *period, Poll: *poll, Concurrency: 4,
+		N: *n, SteadyN: *steadyN, Limit: *limit, Period: *period, Poll: *poll, Concurrency: *workers,
 		Creators: *creators, Edits: 50, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now(),
 	}}
 	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -192,6 +194,11 @@ func run() error {
 
 	if err := b.phases(); err != nil {
 		return err
+	}
+	if *binary {
+		if err := b.binaryMemory(env, b.s.N+max(b.s.SteadyN, 0)); err != nil {
+			return err
+		}
 	}
 	b.mgrStop()
 	if err := b.write(*out); err != nil {
