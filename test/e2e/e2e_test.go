@@ -269,6 +269,14 @@ var _ = Describe("sim-operator, driven with kubectl", Ordered, ContinueOnFailure
 		}, time.Second).Should(Succeed())
 	})
 
+	It("watches Secrets by metadata only, never caching their values", func() {
+		log, err := os.ReadFile(env.ManagerLog)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(log)).To(ContainSubstring("kind source: *v1.PartialObjectMetadata[v1 Secret]"))
+		Expect(string(log)).NotTo(ContainSubstring("kind source: *v1.Secret"),
+			"a full Secret informer would cache every Secret of the cluster")
+	})
+
 	It("never shows the client secret or the ServiceNow password, at the most verbose log level", func() {
 		log, err := os.ReadFile(env.ManagerLog)
 		Expect(err).NotTo(HaveOccurred())
