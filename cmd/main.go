@@ -109,8 +109,7 @@ func run(opts *options.Options, metricsAddr, probeAddr string, leaderElect, secu
 		// Secret values are never cached: the reconcilers watch Secret metadata and read the few
 		// referenced Secrets directly.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		// managedFields are a large share of every cached object and the reconcilers never read them.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:  cache.Options{DefaultTransform: controller.CacheTransform()},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

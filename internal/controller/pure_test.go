@@ -312,3 +312,23 @@ func TestRefusePlaceholders(t *testing.T) {
 		t.Errorf("real values pass: %v", err)
 	}
 }
+
+func TestCacheTransform(t *testing.T) {
+	obj := pureSim(nil)
+	obj.Annotations = map[string]string{lastAppliedAnnotation: `{"big":"copy"}`, simv1alpha1.AnnotationExternalID: "abc"}
+	obj.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	out, err := CacheTransform()(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*simv1alpha1.SimIntegration)
+	if len(got.ManagedFields) != 0 {
+		t.Error("managedFields kept")
+	}
+	if _, ok := got.Annotations[lastAppliedAnnotation]; ok {
+		t.Error("the last-applied copy kept")
+	}
+	if got.Annotations[simv1alpha1.AnnotationExternalID] != "abc" {
+		t.Error("the annotations the operator reads must stay")
+	}
+}

@@ -256,7 +256,7 @@ func (b *bench) startManager() error {
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// The cache options of cmd/main.go: Secrets never cached; managedFields stripped.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Cache:  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:  cache.Options{DefaultTransform: controller.CacheTransform()},
 		// A restarted in-process manager registers the same controller names again.
 		Controller: config.Controller{SkipNameValidation: &skip},
 	})
