@@ -58,11 +58,13 @@ func init() {
 }
 
 func main() {
-	var metricsAddr, probeAddr string
+	var metricsAddr, probeAddr, pprofAddr string
 	var enableLeaderElection, secureMetrics, enableHTTP2 bool
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0",
+		"The address the Go pprof endpoints bind to, e.g. 127.0.0.1:6060 (0 disables).")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election for controller manager. "+
 			"Enabling this will ensure there is only one active controller manager.")
@@ -80,13 +82,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sim-operator: invalid flags:", err)
 		os.Exit(2)
 	}
-	if err := run(opts, metricsAddr, probeAddr, enableLeaderElection, secureMetrics, enableHTTP2); err != nil {
+	if err := run(opts, metricsAddr, probeAddr, pprofAddr, enableLeaderElection, secureMetrics, enableHTTP2); err != nil {
 		setupLog.Error(err, "Manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(opts *options.Options, metricsAddr, probeAddr string, leaderElect, secureMetrics, enableHTTP2 bool) error {
+func run(opts *options.Options, metricsAddr, probeAddr, pprofAddr string,
+	leaderElect, secureMetrics, enableHTTP2 bool) error {
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
 		// HTTP/2 stays off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.
@@ -100,6 +103,7 @@ func run(opts *options.Options, metricsAddr, probeAddr string, leaderElect, secu
 		Scheme:                 scheme,
 		Metrics:                metricsOptions,
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       pprofAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "sim-operator.identitynow.io",
 		// The lease lives in the operator's namespace, so leader election also works outside a cluster

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,7 +45,7 @@ func (b *bench) binaryMemory(env *envtest.Environment, n int) error {
 	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
 		return err
 	}
-	metricsAddr, probeAddr := freeAddr(), freeAddr()
+	metricsAddr, probeAddr, pprofAddr := freeAddr(), freeAddr(), freeAddr()
 	logf, err := os.Create(filepath.Join(filepath.Dir(b.logFile.Name()), "bench-binary-manager.log"))
 	if err != nil {
 		return err
@@ -52,7 +53,8 @@ func (b *bench) binaryMemory(env *envtest.Environment, n int) error {
 	defer func() { _ = logf.Close() }()
 	cmd := exec.Command(bin, "--allow-insecure-http", "--tenant-host-allowlist=127.0.0.1",
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address="+probeAddr,
-		"--cluster-resource-namespace=sim-operator-system", fmt.Sprintf("--max-concurrent-reconciles=%d", b.s.Concurrency))
+		"--pprof-bind-address="+pprofAddr, "--cluster-resource-namespace=sim-operator-system",
+		fmt.Sprintf("--max-concurrent-reconciles=%d", b.s.Concurrency))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -78,6 +80,11 @@ func (b *bench) binaryMemory(env *envtest.Environment, n int) error {
 	if err != nil {
 		return fmt.Errorf("scrape the manager's metrics: %w", err)
 	}
+	profile := filepath.Join(filepath.Dir(b.logFile.Name()), "bench-binary-heap.pprof")
+	if err := download(b.ctx, "http://"+pprofAddr+"/debug/pprof/heap?gc=1", profile); err != nil {
+		return fmt.Errorf("heap profile of the manager: %w", err)
+	}
+	fmt.Printf("heap profile of the manager binary: %s (go tool pprof -top %s)\n", profile, profile)
 	hwm, rss, err := procMemory(cmd.Process.Pid)
 	if err != nil {
 		return err
@@ -129,6 +136,28 @@ func scrape(ctx context.Context, addr string) (map[string]float64, error) {
 		out[name] += v
 	}
 	return out, sc.Err()
+}
+
+// download saves a URL's body to path.
+func download(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // procMemory returns a process's peak and current resident set size in MiB.
