@@ -48,7 +48,7 @@ func FuzzCompute(f *testing.F) {
 		var observed, desired map[string]any
 		if json.Unmarshal([]byte(observedJSON), &observed) != nil || observed == nil ||
 			json.Unmarshal([]byte(desiredJSON), &desired) != nil || desired == nil {
-			t.Skip("not two JSON objects")
+			return // not two JSON objects: nothing to check
 		}
 		checkProperties(t, observed, desired)
 	})
