@@ -70,14 +70,17 @@ func (c *Connection) List(ctx context.Context) ([]identitynow.Integration, error
 // Registry keeps one Connection per tenant object and one rate budget per (token URL, client id,
 // release), however many tenants share it. It is safe for concurrent use.
 type Registry struct {
-	budgets    *identitynow.Budgets
-	newRemote  func(identitynow.Config) (Remote, error)
-	allowHTTP  bool
-	log        logr.Logger
-	onChange   func(endpoint string, ids []string)
-	mu         sync.Mutex
-	conns      map[string]*entry
-	snapshots  map[string]*Snapshot
+	budgets   *identitynow.Budgets
+	newRemote func(identitynow.Config) (Remote, error)
+	allowHTTP bool
+	log       logr.Logger
+	onChange  func(endpoint string, ids []string)
+	mu        sync.Mutex
+	conns     map[string]*entry
+	snapshots map[string]*Snapshot
+	// limits holds every tenant's declared rate limit per shared budget: the budget enforces the
+	// strictest, since the remote counts all of them against one client id and release.
+	limits     map[identitynow.BudgetKey]map[string]simv1alpha1.RateLimit
 	clock      func() time.Time
 	httpTimout time.Duration
 }
@@ -115,6 +118,7 @@ func NewRegistry(o RegistryOptions) *Registry {
 		budgets: identitynow.NewBudgets(o.Clock), newRemote: o.NewRemote, allowHTTP: o.AllowInsecureHTTP,
 		log: o.Logger, onChange: o.OnChange, clock: o.Clock, httpTimout: o.Timeout,
 		conns: map[string]*entry{}, snapshots: map[string]*Snapshot{},
+		limits: map[identitynow.BudgetKey]map[string]simv1alpha1.RateLimit{},
 	}
 }
 
@@ -141,8 +145,14 @@ func (r *Registry) Connect(key string, spec simv1alpha1.TenantSpec, creds Creden
 		tokenURL = strings.TrimRight(spec.BaseURL, "/") + "/oauth/token"
 	}
 	release := identitynow.Release(spec.APIRelease)
-	budget := r.budgets.Get(identitynow.BudgetKey{TokenURL: tokenURL, ClientID: creds.ClientID, Release: release},
-		int(spec.RateLimit.Requests), spec.RateLimit.Period.Duration)
+	budgetKey := identitynow.BudgetKey{TokenURL: tokenURL, ClientID: creds.ClientID, Release: release}
+	r.dropLimit(key)
+	if r.limits[budgetKey] == nil {
+		r.limits[budgetKey] = map[string]simv1alpha1.RateLimit{}
+	}
+	r.limits[budgetKey][key] = spec.RateLimit
+	requests, period := strictest(r.limits[budgetKey])
+	budget := r.budgets.Get(budgetKey, requests, period)
 	remote, err := r.newRemote(identitynow.Config{
 		BaseURL: spec.BaseURL, TokenURL: tokenURL, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
 		Release: release, PatchFormat: identitynow.PatchFormat(spec.PatchFormat), CABundle: spec.CABundle,
@@ -182,6 +192,35 @@ func (r *Registry) Forget(key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.conns, key)
+	r.dropLimit(key)
+}
+
+// dropLimit removes a tenant's declared limit from whichever budget it was counted in, and relaxes that
+// budget to the strictest limit that remains.
+func (r *Registry) dropLimit(key string) {
+	for bk, owners := range r.limits {
+		if _, ok := owners[key]; !ok {
+			continue
+		}
+		delete(owners, key)
+		if len(owners) == 0 {
+			delete(r.limits, bk)
+			continue
+		}
+		requests, period := strictest(owners)
+		r.budgets.Get(bk, requests, period)
+	}
+}
+
+// strictest returns the lowest rate (requests per period) among the limits.
+func strictest(limits map[string]simv1alpha1.RateLimit) (requests int, period time.Duration) {
+	for _, l := range limits {
+		p := l.Period.Duration
+		if requests == 0 || float64(l.Requests)/p.Seconds() < float64(requests)/period.Seconds() {
+			requests, period = int(l.Requests), p
+		}
+	}
+	return requests, period
 }
 
 // Endpoint identifies a tenant's id space: its base URL and API release.
