@@ -80,26 +80,17 @@ for _, c in ipairs(status.conditions) do
   end
 end
 
-local stalled = conds["Stalled"]
-if stalled ~= nil and stalled.status == "True" then
-  hs.status = "Degraded"
-  hs.message = text(stalled, "Stalled")
-  return hs
+-- The first condition that is True decides, in this order.
+for _, rule in ipairs({{"Stalled", "Degraded"}, {"Ready", "Healthy"}, {"Reconciling", "Progressing"}}) do
+  local c = conds[rule[1]]
+  if c ~= nil and c.status == "True" then
+    hs.status = rule[2]
+    hs.message = text(c, rule[1])
+    return hs
+  end
 end
 
 local ready = conds["Ready"]
-if ready ~= nil and ready.status == "True" then
-  hs.status = "Healthy"
-  hs.message = text(ready, "Ready")
-  return hs
-end
-
-local reconciling = conds["Reconciling"]
-if reconciling ~= nil and reconciling.status == "True" then
-  hs.status = "Progressing"
-  hs.message = text(reconciling, "Reconciling")
-  return hs
-end
 
 if ready ~= nil and ready.status == "False" then
   if ready.reason == "RemoteNotFound" then
