@@ -251,7 +251,13 @@ func TestLocate(t *testing.T) {
 func viewOf(t *testing.T, items ...identitynow.Integration) tenant.View {
 	t.Helper()
 	s := tenant.NewSnapshot(nil, nil)
-	v, err := s.Get(t.Context(), func(context.Context) ([]identitynow.Integration, error) { return items, nil }, time.Hour, time.Time{})
+	list := func(_ context.Context, each func(identitynow.Integration)) error {
+		for _, it := range items {
+			each(it)
+		}
+		return nil
+	}
+	v, err := s.Get(t.Context(), list, time.Hour, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,15 +198,27 @@ func (c *Client) CheckToken(ctx context.Context) error {
 
 // List returns every SIM integration of the tenant.
 func (c *Client) List(ctx context.Context) ([]Integration, error) {
-	body, err := c.do(ctx, call{op: "list", method: http.MethodGet})
-	if err != nil {
+	var out []Integration
+	if err := c.ListEach(ctx, func(in Integration) { out = append(out, in) }); err != nil {
 		return nil, err
 	}
-	out, err := decodeIntegrations(body)
-	if err != nil {
-		return nil, malformed("list", err)
+	if out == nil {
+		out = []Integration{}
 	}
 	return out, nil
+}
+
+// ListEach lists every SIM integration like List, passing them to each one at a time as they are
+// decoded. If it returns an error, the integrations already passed are to be discarded.
+func (c *Client) ListEach(ctx context.Context, each func(Integration)) error {
+	body, err := c.do(ctx, call{op: "list", method: http.MethodGet})
+	if err != nil {
+		return err
+	}
+	if err := decodeEach(body, each); err != nil {
+		return malformed("list", err)
+	}
+	return nil
 }
 
 // Get returns one SIM integration.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"time"
 )
@@ -30,19 +31,53 @@ func decodeIntegration(data []byte) (*Integration, error) {
 
 // decodeIntegrations decodes a list response (a JSON array; null is empty).
 func decodeIntegrations(data []byte) ([]Integration, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(data, &raws); err != nil {
-		return nil, errors.New("response is not a JSON array")
+	var out []Integration
+	err := decodeEach(data, func(in Integration) { out = append(out, in) })
+	if err != nil {
+		return nil, err
 	}
-	out := make([]Integration, 0, len(raws))
-	for _, r := range raws {
-		in, err := decodeIntegration(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *in)
+	if out == nil {
+		out = []Integration{}
 	}
 	return out, nil
+}
+
+var errNotArray = errors.New("response is not a JSON array")
+
+// decodeEach decodes a list response one element at a time, so a caller that keeps a compact form of
+// each never holds the whole list decoded. On an error, elements already passed to each are to be
+// discarded.
+func decodeEach(data []byte, each func(Integration)) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	tok, err := d.Token()
+	if err != nil {
+		return errNotArray
+	}
+	if tok == nil { // null
+		return endOfInput(d)
+	}
+	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
+		return errNotArray
+	}
+	for d.More() {
+		var raw map[string]any
+		if err := d.Decode(&raw); err != nil || raw == nil {
+			return errMalformed
+		}
+		each(*normalise(raw))
+	}
+	if _, err := d.Token(); err != nil { // the closing bracket
+		return errNotArray
+	}
+	return endOfInput(d)
+}
+
+// endOfInput rejects anything but white space after the document, as json.Unmarshal does.
+func endOfInput(d *json.Decoder) error {
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		return errNotArray
+	}
+	return nil
 }
 
 // normalise maps a decoded response object onto an Integration.

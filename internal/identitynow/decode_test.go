@@ -65,7 +65,10 @@ func TestDecodeIntegrations(t *testing.T) {
 	if l, err := decodeIntegrations([]byte(`[{"id":"a"},{"id":"b"}]`)); err != nil || len(l) != 2 || l[1].ID != "b" {
 		t.Fatalf("list: %v %v", l, err)
 	}
-	for _, bad := range []string{`{"id":"a"}`, `[1]`, `[null]`} {
+	if l, err := decodeIntegrations([]byte(" [ ] \n")); err != nil || len(l) != 0 {
+		t.Fatalf("empty list: %v %v", l, err)
+	}
+	for _, bad := range []string{`{"id":"a"}`, `[1]`, `[null]`, `[{"id":"a"}] x`, `[{"id":"a"}`, `null null`, `"[]"`, ``} {
 		if _, err := decodeIntegrations([]byte(bad)); err == nil {
 			t.Fatalf("%s: want error", bad)
 		}

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +21,7 @@ import (
 // Remote is the IdentityNow SIM API as the reconcilers use it. *identitynow.Client implements it;
 // every method is safe to retry except Create, which callers retry only after a lookup by name.
 type Remote interface {
-	List(ctx context.Context) ([]identitynow.Integration, error)
+	ListEach(ctx context.Context, each func(identitynow.Integration)) error
 	Get(ctx context.Context, id string) (*identitynow.Integration, error)
 	Create(ctx context.Context, d identitynow.Details) (*identitynow.Integration, error)
 	Put(ctx context.Context, id string, d identitynow.Details) (*identitynow.Integration, error)
@@ -62,9 +61,9 @@ func (c *Connection) PollInterval() time.Duration {
 	return 10 * time.Minute
 }
 
-// List lists the tenant's remote objects through the snapshot's list call.
-func (c *Connection) List(ctx context.Context) ([]identitynow.Integration, error) {
-	return c.Remote.List(ctx)
+// List lists the tenant's remote objects; it is the snapshot's ListFunc.
+func (c *Connection) List(ctx context.Context, each func(identitynow.Integration)) error {
+	return c.Remote.ListEach(ctx, each)
 }
 
 // Registry keeps one Connection per tenant object and one rate budget per (token URL, client id,
@@ -237,5 +236,3 @@ func fingerprint(spec simv1alpha1.TenantSpec, creds Credentials) string {
 	h.Write([]byte(creds.ClientID + "\x00" + creds.ClientSecret + "\x00" + creds.ResourceVersion))
 	return hex.EncodeToString(h.Sum(nil))
 }
-
-func sameFields(a, b map[string]any) bool { return reflect.DeepEqual(a, b) }

@@ -1,7 +1,9 @@
 package tenant
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -16,7 +18,7 @@ type Snapshot struct {
 	clock func() time.Time
 
 	mu        sync.Mutex
-	byID      map[string]identitynow.Integration
+	byID      map[string]remoteEntry
 	byName    map[string]string // remote name → id
 	startedAt time.Time         // when the list behind byID was sent
 	maxAge    time.Duration     // jittered poll interval for the current contents
@@ -29,9 +31,38 @@ type Snapshot struct {
 
 type write struct {
 	at      time.Time
-	it      identitynow.Integration
+	e       remoteEntry
 	removed bool
 }
+
+// remoteEntry is a remote object as the snapshot keeps it: its fields as compact JSON. Decoded maps cost
+// several times more, and a tenant may hold 10,000 objects; a lookup decodes the one it returns.
+type remoteEntry struct {
+	id, name          string
+	created, modified time.Time
+	fields            []byte
+}
+
+func newRemoteEntry(it identitynow.Integration) remoteEntry {
+	fields, err := json.Marshal(it.Fields) // decoded JSON always encodes
+	if err != nil {
+		fields = nil
+	}
+	return remoteEntry{id: it.ID, name: it.Name, created: it.Created, modified: it.Modified, fields: fields}
+}
+
+// integration returns a fresh copy that the caller may modify.
+func (e remoteEntry) integration() identitynow.Integration {
+	it := identitynow.Integration{ID: e.id, Name: e.name, Created: e.created, Modified: e.modified}
+	if json.Unmarshal(e.fields, &it.Fields) != nil || it.Fields == nil {
+		it.Fields = map[string]any{}
+	}
+	return it
+}
+
+// ListFunc lists a tenant's remote objects, passing them to each one at a time; after an error, the
+// objects already passed are discarded.
+type ListFunc func(ctx context.Context, each func(identitynow.Integration)) error
 
 type listCall struct {
 	done      chan struct{}
@@ -50,17 +81,23 @@ type View struct {
 // ByID returns the remote object with that id.
 func (v View) ByID(id string) (identitynow.Integration, bool) {
 	v.s.mu.Lock()
-	defer v.s.mu.Unlock()
-	it, ok := v.s.byID[id]
-	return it, ok
+	e, ok := v.s.byID[id]
+	v.s.mu.Unlock()
+	if !ok {
+		return identitynow.Integration{}, false
+	}
+	return e.integration(), true
 }
 
 // ByName returns the remote object with that name (names are unique per tenant).
 func (v View) ByName(name string) (identitynow.Integration, bool) {
 	v.s.mu.Lock()
-	defer v.s.mu.Unlock()
-	it, ok := v.s.byID[v.s.byName[name]]
-	return it, ok
+	e, ok := v.s.byID[v.s.byName[name]]
+	v.s.mu.Unlock()
+	if !ok {
+		return identitynow.Integration{}, false
+	}
+	return e.integration(), true
 }
 
 // Len is the number of remote objects.
@@ -82,8 +119,7 @@ func NewSnapshot(clock func() time.Time, onChange func(ids []string)) *Snapshot 
 // Get returns a view listed after notBefore and younger than maxAge (jittered by up to +10% per
 // refresh, so tenants and restarts do not list in lockstep). Otherwise it calls list, sharing the call
 // with concurrent callers.
-func (s *Snapshot) Get(ctx context.Context, list func(context.Context) ([]identitynow.Integration, error),
-	maxAge time.Duration, notBefore time.Time) (View, error) {
+func (s *Snapshot) Get(ctx context.Context, list ListFunc, maxAge time.Duration, notBefore time.Time) (View, error) {
 	for {
 		s.mu.Lock()
 		now := s.clock()
@@ -114,9 +150,14 @@ func (s *Snapshot) Get(ctx context.Context, list func(context.Context) ([]identi
 	}
 }
 
-func (s *Snapshot) refresh(ctx context.Context, c *listCall, list func(context.Context) ([]identitynow.Integration, error), maxAge time.Duration) {
+func (s *Snapshot) refresh(ctx context.Context, c *listCall, list ListFunc, maxAge time.Duration) {
 	defer close(c.done)
-	items, err := list(ctx)
+	next := map[string]remoteEntry{}
+	names := map[string]string{}
+	err := list(ctx, func(it identitynow.Integration) {
+		next[it.ID] = newRemoteEntry(it)
+		names[it.Name] = it.ID
+	})
 	s.mu.Lock()
 	if s.inflight == c {
 		s.inflight = nil
@@ -126,12 +167,6 @@ func (s *Snapshot) refresh(ctx context.Context, c *listCall, list func(context.C
 		s.mu.Unlock()
 		return
 	}
-	next := make(map[string]identitynow.Integration, len(items))
-	names := make(map[string]string, len(items))
-	for _, it := range items {
-		next[it.ID] = it
-		names[it.Name] = it.ID
-	}
 	kept := s.writes[:0]
 	for _, w := range s.writes {
 		if w.at.Before(c.startedAt) {
@@ -139,11 +174,11 @@ func (s *Snapshot) refresh(ctx context.Context, c *listCall, list func(context.C
 		}
 		kept = append(kept, w)
 		if w.removed {
-			delete(next, w.it.ID)
-			delete(names, w.it.Name)
+			delete(next, w.e.id)
+			delete(names, w.e.name)
 		} else {
-			next[w.it.ID] = w.it
-			names[w.it.Name] = w.it.ID
+			next[w.e.id] = w.e
+			names[w.e.name] = w.e.id
 		}
 	}
 	s.writes = kept
@@ -165,12 +200,13 @@ func (s *Snapshot) Put(it identitynow.Integration) {
 	if s.byID == nil {
 		return
 	}
-	if old, ok := s.byID[it.ID]; ok && s.byName[old.Name] == it.ID {
-		delete(s.byName, old.Name)
+	if old, ok := s.byID[it.ID]; ok && s.byName[old.name] == it.ID {
+		delete(s.byName, old.name)
 	}
-	s.byID[it.ID] = it
+	e := newRemoteEntry(it)
+	s.byID[it.ID] = e
 	s.byName[it.Name] = it.ID
-	s.recordWrite(write{at: s.clock(), it: it})
+	s.recordWrite(write{at: s.clock(), e: e})
 }
 
 // Remove records a deletion.
@@ -182,10 +218,10 @@ func (s *Snapshot) Remove(id string) {
 		return
 	}
 	delete(s.byID, id)
-	if s.byName[old.Name] == id {
-		delete(s.byName, old.Name)
+	if s.byName[old.name] == id {
+		delete(s.byName, old.name)
 	}
-	s.recordWrite(write{at: s.clock(), it: old, removed: true})
+	s.recordWrite(write{at: s.clock(), e: old, removed: true})
 }
 
 // recordWrite keeps a write for replay only while a list is in flight.
@@ -203,11 +239,12 @@ func (s *Snapshot) Expire() {
 }
 
 // changedIDs lists ids present before whose object changed or vanished.
-func changedIDs(before, after map[string]identitynow.Integration) []string {
+// Fields encode with sorted keys, so equal bytes mean equal fields.
+func changedIDs(before, after map[string]remoteEntry) []string {
 	var ids []string
 	for id, old := range before {
 		cur, ok := after[id]
-		if !ok || !cur.Modified.Equal(old.Modified) || !sameFields(cur.Fields, old.Fields) {
+		if !ok || !cur.modified.Equal(old.modified) || !bytes.Equal(cur.fields, old.fields) {
 			ids = append(ids, id)
 		}
 	}

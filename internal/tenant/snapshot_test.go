@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,11 +24,22 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func lister(calls *atomic.Int64, items func() []identitynow.Integration) func(context.Context) ([]identitynow.Integration, error) {
-	return func(context.Context) ([]identitynow.Integration, error) {
+func lister(calls *atomic.Int64, items func() []identitynow.Integration) ListFunc {
+	return listOf(func() ([]identitynow.Integration, error) {
 		calls.Add(1)
 		time.Sleep(10 * time.Millisecond) // long enough for concurrent callers to pile up
 		return items(), nil
+	})
+}
+
+// listOf adapts a function returning the whole list.
+func listOf(f func() ([]identitynow.Integration, error)) ListFunc {
+	return func(_ context.Context, each func(identitynow.Integration)) error {
+		items, err := f()
+		for _, it := range items {
+			each(it)
+		}
+		return err
 	}
 }
 
@@ -113,7 +125,7 @@ func TestSnapshotWritesAndChanges(t *testing.T) {
 func TestSnapshotListErrorIsShared(t *testing.T) {
 	s := NewSnapshot(nil, nil)
 	boom := errors.New("boom")
-	_, err := s.Get(context.Background(), func(context.Context) ([]identitynow.Integration, error) { return nil, boom }, time.Minute, time.Time{})
+	_, err := s.Get(context.Background(), listOf(func() ([]identitynow.Integration, error) { return nil, boom }), time.Minute, time.Time{})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
@@ -126,18 +138,18 @@ func TestSnapshotListErrorIsShared(t *testing.T) {
 func TestSnapshotKeepsWritesMadeDuringAList(t *testing.T) {
 	s := NewSnapshot(nil, nil)
 	ctx := context.Background()
-	_, _ = s.Get(ctx, func(context.Context) ([]identitynow.Integration, error) {
+	_, _ = s.Get(ctx, listOf(func() ([]identitynow.Integration, error) {
 		return []identitynow.Integration{{ID: "old", Name: "Old"}}, nil
-	}, time.Minute, time.Time{})
+	}), time.Minute, time.Time{})
 	listing := make(chan struct{})
 	release := make(chan struct{})
 	done := make(chan View)
 	go func() {
-		v, _ := s.Get(ctx, func(context.Context) ([]identitynow.Integration, error) {
+		v, _ := s.Get(ctx, listOf(func() ([]identitynow.Integration, error) {
 			close(listing)
 			<-release // the remote answered before the create below landed
 			return []identitynow.Integration{{ID: "old", Name: "Old"}}, nil
-		}, time.Minute, time.Now())
+		}), time.Minute, time.Now())
 		done <- v
 	}()
 	<-listing
@@ -150,5 +162,63 @@ func TestSnapshotKeepsWritesMadeDuringAList(t *testing.T) {
 	}
 	if _, ok := v.ByID("old"); ok {
 		t.Error("a delete made during the list was undone")
+	}
+}
+
+func TestSnapshotKeepsFieldsAndHandsOutCopies(t *testing.T) {
+	var changed []string
+	s := NewSnapshot(nil, func(ids []string) { changed = append(changed, ids...) })
+	fields := func(desc string) map[string]any {
+		return map[string]any{"name": "A", "description": desc, "attributes": map[string]any{"port": 443.0, "tls": true}}
+	}
+	desc := "one"
+	list := listOf(func() ([]identitynow.Integration, error) {
+		return []identitynow.Integration{{ID: "a", Name: "A", Fields: fields(desc)}}, nil
+	})
+	v, err := s.Get(context.Background(), list, time.Minute, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, _ := v.ByID("a")
+	if !reflect.DeepEqual(it.Fields, fields("one")) {
+		t.Fatalf("fields = %v", it.Fields)
+	}
+	it.Fields["description"] = "changed by a caller"
+	it.Fields["attributes"].(map[string]any)["port"] = 1.0
+	if again, _ := v.ByName("A"); !reflect.DeepEqual(again.Fields, fields("one")) {
+		t.Fatalf("a caller's change leaked into the snapshot: %v", again.Fields)
+	}
+
+	s.Expire()
+	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	if len(changed) != 0 {
+		t.Fatalf("an unchanged list reported changes: %v", changed)
+	}
+	desc = "two" // same modified time, different fields
+	s.Expire()
+	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	if !reflect.DeepEqual(changed, []string{"a"}) {
+		t.Fatalf("changed = %v, want [a]", changed)
+	}
+}
+
+func TestSnapshotDiscardsAFailedPartialList(t *testing.T) {
+	s := NewSnapshot(nil, nil)
+	_, _ = s.Get(context.Background(), listOf(func() ([]identitynow.Integration, error) {
+		return []identitynow.Integration{{ID: "a", Name: "A"}}, nil
+	}), time.Minute, time.Time{})
+	s.Expire()
+	_, err := s.Get(context.Background(), listOf(func() ([]identitynow.Integration, error) {
+		return []identitynow.Integration{{ID: "b", Name: "B"}}, errors.New("connection reset mid-list")
+	}), time.Minute, time.Time{})
+	if err == nil {
+		t.Fatal("want the list error")
+	}
+	v := View{s: s}
+	if _, ok := v.ByID("b"); ok {
+		t.Error("an object from a failed list was kept")
+	}
+	if _, ok := v.ByID("a"); !ok {
+		t.Error("a failed list dropped the previous contents")
 	}
 }

@@ -97,7 +97,8 @@ type Server struct {
 	mu      sync.Mutex
 	opts    Options // current configuration (mutable through setters)
 	store   map[string]*object
-	order   []string // insertion order of ids
+	order   []string                       // insertion order of ids
+	names   map[string]map[string]struct{} // name → ids (Insert may store duplicates)
 	tokens  map[string]tokenInfo
 	limits  map[limitKey]*limitState
 	faults  []*Fault
@@ -132,6 +133,7 @@ func NewServer(opts Options) *Server {
 		clock:  opts.Clock,
 		opts:   opts,
 		store:  map[string]*object{},
+		names:  map[string]map[string]struct{}{},
 		tokens: map[string]tokenInfo{},
 		limits: map[limitKey]*limitState{},
 	}

@@ -213,6 +213,19 @@ func TestValidationAndUniqueNames(t *testing.T) {
 	if o.Doc["name"] != "B" {
 		t.Fatalf("failed rename changed the object: %v", o.Doc)
 	}
+	// A name is free again once its object is renamed or deleted.
+	if r := h.sim(tok, "PATCH", p+"/"+b, jp, `[{"op":"replace","path":"/name","value":"B2"}]`); r.status != 200 {
+		t.Fatalf("rename: %d %s", r.status, r.body)
+	}
+	h.s.Remove(a)
+	for _, name := range []string{"A", "B"} {
+		if r := h.sim(tok, "POST", p, "application/json", `{"name":"`+name+`"}`); r.status != 201 && r.status != 200 {
+			t.Fatalf("create %s after its name was freed: %d %s", name, r.status, r.body)
+		}
+	}
+	if r := h.sim(tok, "POST", p, "application/json", `{"name":"B2"}`); r.status != 400 {
+		t.Fatalf("the renamed object's new name must be taken: %d", r.status)
+	}
 }
 
 func TestPatchSemantics(t *testing.T) {

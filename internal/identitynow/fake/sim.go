@@ -158,7 +158,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, id string, body []b
 		writeErrorDTO(w, http.StatusBadRequest, problem)
 		return
 	}
-	o.doc, o.modified = doc, s.clock()
+	s.setDoc(o, doc)
 	writeJSON(w, http.StatusOK, s.render(o))
 }
 
@@ -183,7 +183,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, rt route, body []
 		writeErrorDTO(w, http.StatusBadRequest, problem)
 		return
 	}
-	o.doc, o.modified = doc, s.clock()
+	s.setDoc(o, doc)
 	writeJSON(w, http.StatusOK, s.render(o))
 }
 

@@ -77,7 +77,7 @@ func (s *Server) Edit(id string, edit func(doc map[string]any)) bool {
 	}
 	doc := cloneDoc(o.doc)
 	edit(doc)
-	o.doc, o.modified = cloneDoc(doc), s.clock()
+	s.setDoc(o, cloneDoc(doc))
 	return true
 }
 
@@ -89,9 +89,11 @@ func (s *Server) Remove(id string) bool {
 }
 
 func (s *Server) removeLocked(id string) bool {
-	if _, ok := s.store[id]; !ok {
+	o, ok := s.store[id]
+	if !ok {
 		return false
 	}
+	s.unindexName(o)
 	delete(s.store, id)
 	for i, x := range s.order {
 		if x == id {
@@ -110,18 +112,42 @@ func (s *Server) commitNew(id string, doc map[string]any) *object {
 	now := s.clock()
 	o := &object{id: id, doc: doc, created: now, modified: now}
 	s.store[id] = o
+	s.indexName(o)
 	s.order = append(s.order, id)
 	return o
 }
 
 // nameTaken reports whether another object than except has name. Caller holds mu.
 func (s *Server) nameTaken(name, except string) bool {
-	for id, o := range s.store {
-		if id != except && o.doc["name"] == name {
+	for id := range s.names[name] {
+		if id != except {
 			return true
 		}
 	}
 	return false
+}
+
+// setDoc replaces an object's document and bumps its modified time. Caller holds mu.
+func (s *Server) setDoc(o *object, doc map[string]any) {
+	s.unindexName(o)
+	o.doc, o.modified = doc, s.clock()
+	s.indexName(o)
+}
+
+func (s *Server) indexName(o *object) {
+	name, _ := o.doc["name"].(string)
+	if s.names[name] == nil {
+		s.names[name] = map[string]struct{}{}
+	}
+	s.names[name][o.id] = struct{}{}
+}
+
+func (s *Server) unindexName(o *object) {
+	name, _ := o.doc["name"].(string)
+	delete(s.names[name], o.id)
+	if len(s.names[name]) == 0 {
+		delete(s.names, name)
+	}
 }
 
 // newID returns 32 lowercase hex characters.
