@@ -338,3 +338,20 @@ func TestCacheTransform(t *testing.T) {
 		t.Error("the annotations the operator reads must stay")
 	}
 }
+
+func TestOlderThan(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"5", "", false},   // nothing written
+		{"5", "5", false},  // the cache holds the write
+		{"4", "5", true},   // the cache is behind
+		{"10", "9", false}, // numeric, not lexical: a later write by someone else
+		{"x", "5", true},   // not comparable: wait (briefly)
+	} {
+		if got := olderThan(tc.a, tc.b); got != tc.want {
+			t.Errorf("olderThan(%q, %q) = %t, want %t", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

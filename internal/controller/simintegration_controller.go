@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -40,18 +41,23 @@ type SimIntegrationReconciler struct {
 	MaxConcurrentReconciles int
 
 	mu      sync.Mutex
-	memory  map[types.UID]*memo
+	memory  map[types.NamespacedName]*memo
 	changed chan event.GenericEvent
 }
 
-// memo is what this process knows about an object beyond its (possibly stale) cached copy.
+// memo is what this process knows about an object beyond its (possibly stale) cached copy. It is kept
+// by name and belongs to one incarnation (UID) of the object.
 type memo struct {
+	uid types.UID
 	// id is the remote id this process created or claimed; it covers the window in which the cache
 	// has not yet seen the status write that stored it.
 	id string
 	// createEndedAt is when a create with an unknown outcome (timeout, 5xx) ended: the next lookup by
 	// name must use a list sent after it.
 	createEndedAt time.Time
+	// statusVersion is the resourceVersion of this process's last status write: a cached copy older
+	// than that must not be acted on (it would carry an out-of-date last-applied record).
+	statusVersion string
 }
 
 // +kubebuilder:rbac:groups=sim.identitynow.io,resources=simintegrations,verbs=get;list;watch;patch
@@ -61,9 +67,12 @@ type memo struct {
 
 // Reconcile orchestrates one pass: read, act, then write status once.
 func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	obj := &simv1alpha1.SimIntegration{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+	obj, err := r.getCurrent(ctx, req.NamespacedName)
+	if err != nil || obj == nil {
+		if obj == nil && err == nil {
+			r.forget(req.NamespacedName)
+		}
+		return reconcile.Result{}, err
 	}
 	before := obj.DeepCopy()
 
@@ -185,13 +194,12 @@ func (r *SimIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *sim
 func (r *SimIntegrationReconciler) removeFinalizer(ctx context.Context, obj *simv1alpha1.SimIntegration) error {
 	orig := obj.DeepCopy()
 	controllerutil.RemoveFinalizer(obj, simv1alpha1.Finalizer)
-	r.forget(obj.UID)
+	r.forget(client.ObjectKeyFromObject(obj))
 	return client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(orig)))
 }
 
-// writeStatus writes the status once, at the end of the reconcile, and waits (briefly) until the
-// cache has seen it, so the next reconcile does not act on an out-of-date last-applied record. A
-// conflict is not an error: the object is simply reconciled again.
+// writeStatus writes the status once, at the end of the reconcile, and remembers the version it
+// wrote (see getCurrent). A conflict is not an error: the object is simply reconciled again.
 func (r *SimIntegrationReconciler) writeStatus(ctx context.Context, before, after *simv1alpha1.SimIntegration) error {
 	if equality.Semantic.DeepEqual(before.Status, after.Status) {
 		return nil
@@ -202,19 +210,43 @@ func (r *SimIntegrationReconciler) writeStatus(ctx context.Context, before, afte
 		}
 		return err
 	}
-	r.waitForCache(ctx, after)
+	r.remember(after, func(m *memo) { m.statusVersion = after.ResourceVersion })
 	return nil
 }
 
-// waitForCache polls the informer cache until it holds obj's resourceVersion, for at most a second.
-func (r *SimIntegrationReconciler) waitForCache(ctx context.Context, obj *simv1alpha1.SimIntegration) {
+// getCurrent reads the object from the cache; if the cache has not yet seen this process's last
+// status write, it waits for it (at most a second), so a reconcile never acts on an out-of-date
+// last-applied record. Waiting here, rather than after each write, keeps workers free: the next
+// reconcile of an object usually comes a poll interval later, long after the cache caught up.
+// It returns nil when the object is gone.
+func (r *SimIntegrationReconciler) getCurrent(ctx context.Context, key types.NamespacedName) (*simv1alpha1.SimIntegration, error) {
+	obj := &simv1alpha1.SimIntegration{}
+	var err error
+	behind := false
 	_ = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Second, true, func(ctx context.Context) (bool, error) {
-		cached := &simv1alpha1.SimIntegration{}
-		if err := r.Get(ctx, client.ObjectKeyFromObject(obj), cached); err != nil {
-			return apierrors.IsNotFound(err), nil
+		if err = r.Get(ctx, key, obj); err != nil {
+			return true, nil
 		}
-		return cached.ResourceVersion == obj.ResourceVersion, nil
+		behind = olderThan(obj.ResourceVersion, r.recall(obj).statusVersion)
+		return !behind, nil
 	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err == nil && behind { // waited long enough; do not wait again for the same write
+		r.remember(obj, func(m *memo) { m.statusVersion = "" })
+	}
+	return obj, err
+}
+
+// olderThan reports whether resourceVersion a is older than b ("" is never newer). Versions that do
+// not compare (not served from etcd) count as older unless equal, which only costs a short wait.
+func olderThan(a, b string) bool {
+	if b == "" || a == b {
+		return false
+	}
+	c, err := resourceversion.CompareResourceVersion(a, b)
+	return err != nil || c < 0
 }
 
 func (r *SimIntegrationReconciler) event(obj *simv1alpha1.SimIntegration, eventType, reason, action, note string, args ...any) {
@@ -230,33 +262,34 @@ func (r *SimIntegrationReconciler) now() time.Time {
 	return time.Now()
 }
 
-func (r *SimIntegrationReconciler) remember(uid types.UID, update func(*memo)) {
+func (r *SimIntegrationReconciler) remember(obj *simv1alpha1.SimIntegration, update func(*memo)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.memory == nil {
-		r.memory = map[types.UID]*memo{}
+		r.memory = map[types.NamespacedName]*memo{}
 	}
-	m := r.memory[uid]
-	if m == nil {
-		m = &memo{}
-		r.memory[uid] = m
+	key := client.ObjectKeyFromObject(obj)
+	m := r.memory[key]
+	if m == nil || m.uid != obj.UID {
+		m = &memo{uid: obj.UID}
+		r.memory[key] = m
 	}
 	update(m)
 }
 
-func (r *SimIntegrationReconciler) recall(uid types.UID) memo {
+func (r *SimIntegrationReconciler) recall(obj *simv1alpha1.SimIntegration) memo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if m := r.memory[uid]; m != nil {
+	if m := r.memory[client.ObjectKeyFromObject(obj)]; m != nil && m.uid == obj.UID {
 		return *m
 	}
 	return memo{}
 }
 
-func (r *SimIntegrationReconciler) forget(uid types.UID) {
+func (r *SimIntegrationReconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.memory, uid)
+	delete(r.memory, key)
 }
 
 // pollRequeue is the jittered poll interval: objects of one tenant spread over the interval.

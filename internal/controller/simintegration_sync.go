@@ -81,7 +81,7 @@ func (r *SimIntegrationReconciler) sync(ctx context.Context, obj *simv1alpha1.Si
 	}
 	knownID := obj.Status.ID
 	if knownID == "" {
-		knownID = r.recall(obj.UID).id
+		knownID = r.recall(obj).id
 	}
 	t, err := locate(obj, knownID, view)
 	if nf := (*remoteNotFound)(nil); errors.As(err, &nf) {
@@ -119,7 +119,7 @@ func (r *SimIntegrationReconciler) observe(ctx context.Context, obj *simv1alpha1
 		// status times have second precision: the create began at most a second after StartedAt.
 		notBefore = later(notBefore, pc.StartedAt.Add(time.Second))
 	}
-	notBefore = later(notBefore, r.recall(obj.UID).createEndedAt)
+	notBefore = later(notBefore, r.recall(obj).createEndedAt)
 	return conn.Snapshot.Get(ctx, conn.List, conn.PollInterval(), notBefore)
 }
 
@@ -146,7 +146,7 @@ func (r *SimIntegrationReconciler) claim(ctx context.Context, obj *simv1alpha1.S
 	}
 	obj.Status.ID = t.remote.ID
 	obj.Status.PendingCreate = nil
-	r.remember(obj.UID, func(m *memo) { m.id = t.remote.ID })
+	r.remember(obj, func(m *memo) { m.id = t.remote.ID })
 	if t.adopted && obj.Spec.ManagementPolicy != simv1alpha1.ManagementPolicyObserveOnly {
 		r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "Adopted remote integration %s", t.remote.ID)
 	}
@@ -205,7 +205,7 @@ func (r *SimIntegrationReconciler) create(ctx context.Context, obj *simv1alpha1.
 		switch identitynow.KindOf(err) {
 		case identitynow.KindTransport, identitynow.KindServer:
 			// The create may have landed: keep the marker and look it up by name in a later list.
-			r.remember(obj.UID, func(m *memo) { m.createEndedAt = r.now() })
+			r.remember(obj, func(m *memo) { m.createEndedAt = r.now() })
 			conn.Snapshot.Expire()
 		case identitynow.KindRateLimited:
 		default:
@@ -215,7 +215,7 @@ func (r *SimIntegrationReconciler) create(ctx context.Context, obj *simv1alpha1.
 		return outcome{}, reconcile.Result{}, err
 	}
 	conn.Snapshot.Put(*it)
-	r.remember(obj.UID, func(m *memo) { m.id = it.ID })
+	r.remember(obj, func(m *memo) { m.id = it.ID })
 	obj.Status.ID, obj.Status.PendingCreate = it.ID, nil
 	if recreated {
 		r.event(obj, corev1.EventTypeWarning, "Recreated", "Create", "Remote integration was deleted outside Kubernetes; recreated it as %s", it.ID)
@@ -255,7 +255,7 @@ func (r *SimIntegrationReconciler) recreate(ctx context.Context, obj *simv1alpha
 		return outcome{outcomeNotReady, simv1alpha1.ReasonRemoteNotFound, fmt.Sprintf("Remote integration %s no longer exists", id)}, pollRequeue(conn), nil
 	}
 	obj.Status.ID, obj.Status.LastApplied = "", nil
-	r.remember(obj.UID, func(m *memo) { m.id = "" })
+	r.remember(obj, func(m *memo) { m.id = "" })
 	return r.create(ctx, obj, conn, want, true)
 }
 
@@ -371,7 +371,7 @@ func (r *SimIntegrationReconciler) finalize(ctx context.Context, obj *simv1alpha
 	}
 	id := obj.Status.ID
 	if id == "" {
-		id = r.recall(obj.UID).id
+		id = r.recall(obj).id
 	}
 	pending := obj.Status.PendingCreate != nil
 	owns := obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyManage && (id != "" || pending)
