@@ -76,12 +76,12 @@ type result struct {
 }
 
 type bench struct {
-	s       settings
-	ctx     context.Context
-	cfg     *rest.Config
-	scheme  *kruntime.Scheme
-	tiers   []time.Duration
-	k8s     client.Client
+	s      settings
+	ctx    context.Context
+	cfg    *rest.Config
+	scheme *kruntime.Scheme
+	tiers  []time.Duration
+	k8s    client.Client
 	// watched counts Ready objects from a watch: listing 10,000 objects every few seconds would load
 	// the apiserver that the manager is being measured against.
 	watched cache.Cache
