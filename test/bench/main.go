@@ -3,9 +3,10 @@
 // cost, manager memory and local reconcile throughput. Run it with `make bench` or
 // `go run ./test/bench [--quick] [--n 1000] [--steady-n 10000]` from the repository root.
 //
-// The manager runs in-process, built exactly as cmd/main.go builds it (ctrl.NewManager with Secrets
-// excluded from the cache, then controller.Setup). A missed goal prints MISSED but does not fail the
-// run; an infrastructure failure exits non-zero.
+// The manager is the real binary (./cmd, built at start) in its own process, stopped with SIGTERM and
+// started again for the restart phases; the bench reads its /metrics, heap profiles and /proc. The
+// fake API and the bench's own client and watch share the bench process. A missed goal prints MISSED
+// but does not fail the run; an infrastructure failure exits non-zero.
 package main
 
 import (
@@ -31,20 +32,15 @@ import (
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/identitynow/fake"
-	"github.com/sim-operator/sim-operator/internal/options"
 )
 
 const clientSecret = "bench-client-secret-0a1b2c"
@@ -88,8 +84,8 @@ type bench struct {
 	remote  *fake.Server
 	url     string
 	results []result
-	mgrStop func()
-	logFile *os.File
+	mgr     *manager
+	logDir  string
 }
 
 func main() {
@@ -109,9 +105,9 @@ func run() error {
 		poll     = flag.Duration("poll", 20*time.Second, "Tenant pollInterval (scaled down from the 10m default)")
 		creators = flag.Int("creators", 8, "goroutines creating objects in the apiserver")
 		workers  = flag.Int("workers", 4, "the manager's --max-concurrent-reconciles (4 is the default)")
-		binary   = flag.Bool("binary", true, "finish by measuring the real manager binary's heap and peak RSS with every object in place")
+		coldPass = flag.Bool("cold-pass", true, "finish by restarting the manager with every object in place: full-pass throughput, heap and peak RSS")
 		out      = flag.String("out", "bench-results.json", "JSON results file")
-		prof     = flag.String("profile-dir", "", "write bench-cpu.pprof and bench-heap.pprof here (default: a temp dir, printed)")
+		prof     = flag.String("profile-dir", "", "write the bench's CPU profile, the manager's heap profiles and logs here (default: a temp dir, printed)")
 	)
 	flag.Parse()
 	if *quick {
@@ -137,11 +133,12 @@ func run() error {
 			return err
 		}
 	}
-	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
+	b.logDir = dir
+	logFile, err := os.Create(filepath.Join(dir, "bench.log"))
 	if err != nil {
 		return err
 	}
-	b.logFile = logFile
+	defer func() { _ = logFile.Close() }()
 	logf.SetLogger(zap.New(zap.WriteTo(logFile)))
 	cpuF, err := os.Create(filepath.Join(dir, "bench-cpu.pprof"))
 	if err != nil {
@@ -151,7 +148,7 @@ func run() error {
 		return err
 	}
 	defer func() { pprof.StopCPUProfile(); _ = cpuF.Close() }()
-	fmt.Printf("profiles and manager log: %s\n", dir)
+	fmt.Printf("profiles and manager logs: %s\n", dir)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -199,21 +196,29 @@ func run() error {
 	if !b.watched.WaitForCacheSync(ctx) {
 		return errors.New("the bench's SimIntegration watch did not sync")
 	}
-	if err := b.startManager(); err != nil {
+	binDir, err := os.MkdirTemp("", "sim-operator-bench-bin-")
+	if err != nil {
 		return err
 	}
+	defer func() { _ = os.RemoveAll(binDir) }()
+	if b.mgr, err = buildManager(env, binDir, dir, *workers); err != nil {
+		return err
+	}
+	if err := b.mgr.start(ctx); err != nil {
+		return err
+	}
+	defer b.mgr.stop()
 	fmt.Printf("settings: N=%d steady-n=%d L=%d/%s tiers=%v poll=%s MaxConcurrentReconciles=%d cpus=%d\n",
 		b.s.N, b.s.SteadyN, b.s.Limit, b.s.Period, b.s.Tiers, b.s.Poll, b.s.Concurrency, b.s.CPUs)
 
 	if err := b.phases(); err != nil {
 		return err
 	}
-	if *binary {
-		if err := b.binaryMemory(env, b.s.N+max(b.s.SteadyN, 0)); err != nil {
+	if *coldPass {
+		if err := b.coldPass(b.s.N + max(b.s.SteadyN, 0)); err != nil {
 			return err
 		}
 	}
-	b.mgrStop()
 	if err := b.write(*out); err != nil {
 		return err
 	}
@@ -238,7 +243,9 @@ func (b *bench) phases() error {
 	if err := b.editLatency(a); err != nil {
 		return err
 	}
-	b.memory(b.s.N, "heap after GC, tenant A synced")
+	if err := b.memory(b.s.N, "tenant A synced"); err != nil {
+		return err
+	}
 	// Phase 4: restart.
 	if err := b.restart(a); err != nil {
 		return err
@@ -257,50 +264,7 @@ func (b *bench) phases() error {
 	if err := b.steady(bt, b.s.SteadyN); err != nil {
 		return err
 	}
-	b.memory(b.s.N+b.s.SteadyN, fmt.Sprintf("heap after GC, tenants A (%d) + B (%d) synced", b.s.N, b.s.SteadyN))
-	return nil
-}
-
-// startManager builds the manager as cmd/main.go does and starts it.
-func (b *bench) startManager() error {
-	skip := true
-	mgr, err := ctrl.NewManager(b.cfg, ctrl.Options{
-		Scheme:  b.scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		// The cache options of cmd/main.go: Secrets never cached; managedFields stripped.
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Cache:  cache.Options{DefaultTransform: controller.CacheTransform()},
-		// A restarted in-process manager registers the same controller names again.
-		Controller: config.Controller{SkipNameValidation: &skip},
-	})
-	if err != nil {
-		return fmt.Errorf("create manager: %w", err)
-	}
-	ctx, cancel := context.WithCancel(b.ctx)
-	opts := &options.Options{
-		ClusterResourceNamespace: "sim-operator-system",
-		TenantHostAllowlist:      []string{"127.0.0.1"},
-		AllowInsecureHTTP:        true,
-		MaxConcurrentReconciles:  b.s.Concurrency,
-	}
-	if err := controller.Setup(ctx, mgr, opts); err != nil {
-		cancel()
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	b.mgrStop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "manager stopped with:", err)
-			}
-		case <-time.After(30 * time.Second):
-			fmt.Fprintln(os.Stderr, "manager did not stop within 30s")
-		}
-	}
-	return nil
+	return b.memory(b.s.N+b.s.SteadyN, fmt.Sprintf("tenants A (%d) + B (%d) synced; the process has run since the restart phase", b.s.N, b.s.SteadyN))
 }
 
 type tenantEnv struct{ ns, name, clientID string }
@@ -477,7 +441,7 @@ func (b *bench) add(r result) {
 func (b *bench) bulkCreate(t tenantEnv) error {
 	n := b.s.N
 	fmt.Printf("phase bulk create: %d SimIntegrations, L=%d/%s\n", n, b.s.Limit, b.s.Period)
-	recBefore := reconcileTotal()
+	recBefore := b.reconciles()
 	start := time.Now()
 	if err := b.createAll(t, 0, n); err != nil {
 		return err
@@ -494,7 +458,7 @@ func (b *bench) bulkCreate(t tenantEnv) error {
 	posts := count(rs, func(r fake.LoggedRequest) bool { return r.Method == "POST" })
 	lists := count(rs, isList)
 	rate := float64(b.s.Limit) / b.s.Period.Seconds()
-	recs := reconcileTotal() - recBefore
+	recs := b.reconciles() - recBefore
 	// Accepted SIM calls per period-long bucket: shows whether the budget or the local work was the bottleneck.
 	var buckets []int
 	for _, r := range rs {
@@ -611,30 +575,26 @@ func (b *bench) editLatency(t tenantEnv) error {
 	return nil
 }
 
-func (b *bench) memory(n int, what string) {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	mib := float64(ms.HeapInuse) / (1 << 20)
-	b.add(result{Measure: "memory: Go heap in use after GC (whole bench process)", N: n, Value: mib, Unit: "MiB",
-		Goal: "≤ 150 MiB", Met: mib <= 150,
-		Detail: fmt.Sprintf("%s; HeapAlloc %.1f MiB, Sys %.1f MiB; includes the fake API and the bench's own client",
-			what, float64(ms.HeapAlloc)/(1<<20), float64(ms.Sys)/(1<<20))})
-	if f, err := os.Create(filepath.Join(filepath.Dir(b.logFile.Name()), fmt.Sprintf("bench-heap-%d.pprof", n))); err == nil {
-		_ = pprof.WriteHeapProfile(f)
-		_ = f.Close()
+// memory measures the manager process: Go heap in use after a forced GC and peak RSS.
+func (b *bench) memory(n int, what string) error {
+	u, err := b.mgr.memory(b.ctx, fmt.Sprintf("manager-%d-heap-%d.pprof", b.mgr.starts, n))
+	if err != nil {
+		return err
 	}
+	detail := fmt.Sprintf("%s; HeapAlloc %.1f MiB, VmRSS %.0f MiB now; heap profile %s", what, u.heapAlloc, u.rss, filepath.Base(u.profile))
+	b.add(result{Measure: "manager memory: Go heap in use after GC", N: n, Value: u.heapInuse, Unit: "MiB", Goal: "(info)", Met: true, Detail: detail})
+	b.add(result{Measure: "manager memory: peak RSS (VmHWM) since start", N: n, Value: u.peakRSS, Unit: "MiB", Goal: "≤ 150 MiB", Met: u.peakRSS <= 150, Detail: detail})
+	return nil
 }
 
 func (b *bench) restart(t tenantEnv) error {
 	fmt.Printf("phase restart: stop the manager, start a new one, count remote calls\n")
 	// Let edits settle first.
 	time.Sleep(b.s.Poll / 2)
-	b.mgrStop()
+	b.mgr.stop()
 	b.remote.ResetLog()
 	start := time.Now()
-	if err := b.startManager(); err != nil {
+	if err := b.mgr.start(b.ctx); err != nil {
 		return err
 	}
 	// "First minutes" of a 10m poll interval, scaled: 0.9 × poll; also report 2 full intervals.
@@ -664,26 +624,13 @@ func (b *bench) restart(t tenantEnv) error {
 	return nil
 }
 
-func reconcileTotal() float64 {
-	const name = "simintegration"
-	mfs, err := metrics.Registry.Gather()
+// reconciles is the manager's SimIntegration reconcile count (0 if its metrics do not answer).
+func (b *bench) reconciles() float64 {
+	n, err := b.mgr.reconciles(b.ctx)
 	if err != nil {
-		return 0
+		fmt.Fprintln(os.Stderr, "scrape the manager's metrics:", err)
 	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == name {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
+	return n
 }
 
 func (b *bench) throughput(t tenantEnv) error {
@@ -691,7 +638,7 @@ func (b *bench) throughput(t tenantEnv) error {
 	fmt.Printf("phase throughput: %d SimIntegrations on tenant %s, fake limit lifted, Tenant limit 100000/1s\n", n, t.ns)
 	b.remote.SetRateLimit(fake.RateLimit{})
 	defer b.remote.SetRateLimit(fake.RateLimit{Requests: b.s.Limit, Period: b.s.Period, Tiers: b.tiers})
-	before := reconcileTotal()
+	before := b.reconciles()
 	start := time.Now()
 	var createdAt time.Duration
 	createErr := make(chan error, 1)
@@ -708,7 +655,7 @@ func (b *bench) throughput(t tenantEnv) error {
 		return err
 	}
 	elapsed := end.Sub(start).Seconds()
-	rec := reconcileTotal() - before
+	rec := b.reconciles() - before
 	rs := b.sims(t.clientID, start, end.Add(time.Second))
 	b.add(result{Measure: "throughput (limit lifted): reconciles per second", N: n, Value: rec / elapsed, Unit: "/s",
 		Goal: "≥ 100 /s", Met: rec/elapsed >= 100,
