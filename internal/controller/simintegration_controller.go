@@ -119,11 +119,6 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, obj *simv1alph
 	if err != nil {
 		return outcome{}, reconcile.Result{}, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
 	}
-	if obj.Spec.ManagementPolicy != simv1alpha1.ManagementPolicyObserveOnly {
-		if err := r.ensureFinalizer(ctx, obj); err != nil {
-			return outcome{}, reconcile.Result{}, err
-		}
-	}
 	o, result, err := r.sync(ctx, obj, conn, want, fresh)
 	if err == nil && fresh {
 		obj.Status.LastHandledRequestedAt = requestedAt
@@ -182,8 +177,10 @@ func refusePlaceholders(obj *simv1alpha1.SimIntegration, secrets map[string]secr
 	return nil
 }
 
+// ensureFinalizer adds the finalizer that makes deletion wait for the remote delete. It must be in
+// place before the operator creates, claims or writes a remote object; observers get none.
 func (r *SimIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *simv1alpha1.SimIntegration) error {
-	if controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) {
+	if obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly || controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) {
 		return nil
 	}
 	orig := obj.DeepCopy()
