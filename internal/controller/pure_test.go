@@ -2,11 +2,13 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -339,6 +341,39 @@ func TestCacheTransform(t *testing.T) {
 	}
 }
 
+func TestCacheTransformSharesRepeatedStrings(t *testing.T) {
+	decoded := func() *simv1alpha1.SimIntegration {
+		// Each decode allocates its own strings, as the informer's watch decoder does.
+		o := &simv1alpha1.SimIntegration{}
+		raw := `{"apiVersion":"sim.identitynow.io/v1alpha1","kind":"SimIntegration","metadata":{"namespace":"team-a","name":"x"},
+			"spec":{"tenantRef":{"name":"acme"},"name":"X","managementPolicy":"Manage"},
+			"status":{"conditions":[{"type":"Ready","status":"True","reason":"Synced","message":"Remote integration matches the spec"}]}}`
+		if err := json.Unmarshal([]byte(raw), o); err != nil {
+			t.Fatal(err)
+		}
+		out, err := CacheTransform()(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(*simv1alpha1.SimIntegration)
+	}
+	a, b := decoded(), decoded()
+	same := func(what, x, y string) {
+		t.Helper()
+		if x != y || unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: %q and %q are separate copies", what, x, y)
+		}
+	}
+	same("namespace", a.Namespace, b.Namespace)
+	same("kind", a.Kind, b.Kind)
+	same("tenant", a.Spec.TenantRef.Name, b.Spec.TenantRef.Name)
+	same("policy", string(a.Spec.ManagementPolicy), string(b.Spec.ManagementPolicy))
+	same("condition message", a.Status.Conditions[0].Message, b.Status.Conditions[0].Message)
+	if a.Status.Conditions[0].Message != "Remote integration matches the spec" || a.Spec.Name != "X" {
+		t.Errorf("values changed: %+v", a)
+	}
+}
+
 func TestOlderThan(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
@@ -353,5 +388,34 @@ func TestOlderThan(t *testing.T) {
 		if got := olderThan(tc.a, tc.b); got != tc.want {
 			t.Errorf("olderThan(%q, %q) = %t, want %t", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+func TestSettleDropsWhatTheCacheHolds(t *testing.T) {
+	r := &SimIntegrationReconciler{}
+	obj := pureSim(nil)
+	obj.UID, obj.ResourceVersion = "u1", "10"
+	r.remember(obj, func(m *memo) { m.id, m.statusVersion = "abc", "11" })
+
+	r.settle(obj) // the cache has not seen the write with the id yet
+	if r.recall(obj).id != "abc" {
+		t.Fatal("a memo the cache does not yet reflect was dropped")
+	}
+	obj.ResourceVersion, obj.Status.ID = "11", "abc"
+	r.settle(obj)
+	if len(r.memory) != 0 {
+		t.Fatalf("memo kept after the cache caught up: %+v", r.recall(obj))
+	}
+
+	r.remember(obj, func(m *memo) { m.createEndedAt = time.Unix(1, 0) })
+	obj.Status.ID = ""
+	r.settle(obj)
+	if r.recall(obj).createEndedAt.IsZero() {
+		t.Fatal("an unknown create outcome must be remembered until it is resolved")
+	}
+	other := obj.DeepCopy()
+	other.UID = "u2" // deleted and created again under the same name
+	if m := r.recall(other); !m.createEndedAt.IsZero() {
+		t.Fatal("a new incarnation inherited the old one's memo")
 	}
 }

@@ -230,10 +230,25 @@ func (r *SimIntegrationReconciler) getCurrent(ctx context.Context, key types.Nam
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
-	if err == nil && behind { // waited long enough; do not wait again for the same write
+	switch {
+	case err == nil && behind: // waited long enough; do not wait again for the same write
 		r.remember(obj, func(m *memo) { m.statusVersion = "" })
+	case err == nil:
+		r.settle(obj)
 	}
 	return obj, err
+}
+
+// settle drops the memo of an object whose cached copy holds everything in it: 10,000 objects at
+// rest keep no memo.
+func (r *SimIntegrationReconciler) settle(obj *simv1alpha1.SimIntegration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := client.ObjectKeyFromObject(obj)
+	if m := r.memory[key]; m != nil && (m.uid != obj.UID ||
+		m.id == obj.Status.ID && m.createEndedAt.IsZero() && !olderThan(obj.ResourceVersion, m.statusVersion)) {
+		delete(r.memory, key)
+	}
 }
 
 // olderThan reports whether resourceVersion a is older than b ("" is never newer). Versions that do

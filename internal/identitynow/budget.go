@@ -96,8 +96,7 @@ func (b *Budget) SetLimit(requests int, period time.Duration) {
 		recent = recent[len(recent)-requests:]
 	}
 	b.requests, b.period, b.window = requests, period, period+windowGuard(period)
-	b.ring = make([]time.Time, len(recent), requests)
-	copy(b.ring, recent)
+	b.ring = recent // grows with use: a generous limit costs memory only when it is used
 	b.next = 0
 }
 

@@ -124,7 +124,9 @@ func (m *manager) reconciles(ctx context.Context) (float64, error) {
 // and its current and peak resident set size (from /proc).
 type memoryUse struct {
 	heapInuse, heapAlloc, rss, peakRSS float64 // MiB
-	profile                            string
+	// sys is all memory the Go runtime obtained; idle is free heap it has not yet returned to the OS.
+	sys, idle float64
+	profile   string
 }
 
 // memory forces a GC by downloading a heap profile (pprof's gc=1), saves it as name, then reads the
@@ -140,6 +142,8 @@ func (m *manager) memory(ctx context.Context, name string) (memoryUse, error) {
 	}
 	u.heapInuse = ms["go_memstats_heap_inuse_bytes"] / (1 << 20)
 	u.heapAlloc = ms["go_memstats_heap_alloc_bytes"] / (1 << 20)
+	u.sys = ms["go_memstats_sys_bytes"] / (1 << 20)
+	u.idle = (ms["go_memstats_heap_idle_bytes"] - ms["go_memstats_heap_released_bytes"]) / (1 << 20)
 	u.peakRSS, u.rss, err = procMemory(m.cmd.Process.Pid)
 	return u, err
 }
