@@ -21,7 +21,10 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"math"
 	"os"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
 	// to ensure that exec-entrypoint and run can make use of them.
@@ -82,9 +85,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sim-operator: invalid flags:", err)
 		os.Exit(2)
 	}
+	setMemoryLimit()
 	if err := run(opts, metricsAddr, probeAddr, pprofAddr, enableLeaderElection, secureMetrics, enableHTTP2); err != nil {
 		setupLog.Error(err, "Manager stopped")
 		os.Exit(1)
+	}
+}
+
+// setMemoryLimit makes 90 % of the container's memory limit (its cgroup) the Go runtime's soft memory
+// limit, so the collector works harder before the kernel would kill the pod. GOMEMLIMIT in the
+// environment takes precedence; AUTOMEMLIMIT=off disables it, and AUTOMEMLIMIT=0.8 changes the ratio.
+func setMemoryLimit() {
+	limit, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup))
+	switch {
+	case err != nil:
+		setupLog.V(1).Info("No memory limit from the cgroup", "reason", err.Error())
+	case limit > 0 && limit < math.MaxInt64:
+		setupLog.Info("Go memory limit", "GOMEMLIMIT", limit)
 	}
 }
 

@@ -26,11 +26,12 @@ import (
 type manager struct {
 	bin, kubeconfig, logDir string
 	workers                 int
+	env                     []string // extra environment, e.g. GOMEMLIMIT
 	starts                  int
 
-	cmd                   *exec.Cmd
-	metricsAddr, pprofURL string
-	exited                chan struct{}
+	cmd                    *exec.Cmd
+	metricsAddr, pprofBase string
+	exited                 chan struct{}
 }
 
 // buildManager builds ./cmd into dir and writes a kubeconfig for a cluster-admin user of env.
@@ -59,7 +60,7 @@ func (m *manager) start(ctx context.Context) error {
 	m.starts++
 	m.metricsAddr = freeAddr()
 	pprofAddr := freeAddr()
-	m.pprofURL = "http://" + pprofAddr + "/debug/pprof/heap?gc=1"
+	m.pprofBase = "http://" + pprofAddr + "/debug/pprof/"
 	logf, err := os.Create(filepath.Join(m.logDir, fmt.Sprintf("manager-%d.log", m.starts)))
 	if err != nil {
 		return err
@@ -68,7 +69,7 @@ func (m *manager) start(ctx context.Context) error {
 		"--metrics-bind-address="+m.metricsAddr, "--metrics-secure=false", "--health-probe-bind-address="+freeAddr(),
 		"--pprof-bind-address="+pprofAddr, "--cluster-resource-namespace=sim-operator-system",
 		fmt.Sprintf("--max-concurrent-reconciles=%d", m.workers))
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+m.kubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+m.kubeconfig), m.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
@@ -133,7 +134,7 @@ type memoryUse struct {
 // heap from /metrics and the RSS from /proc.
 func (m *manager) memory(ctx context.Context, name string) (memoryUse, error) {
 	u := memoryUse{profile: filepath.Join(m.logDir, name)}
-	if err := download(ctx, m.pprofURL, u.profile); err != nil {
+	if err := download(ctx, m.pprofBase+"heap?gc=1", u.profile); err != nil {
 		return u, fmt.Errorf("heap profile of the manager: %w", err)
 	}
 	ms, err := m.metrics(ctx)
@@ -146,6 +147,16 @@ func (m *manager) memory(ctx context.Context, name string) (memoryUse, error) {
 	u.idle = (ms["go_memstats_heap_idle_bytes"] - ms["go_memstats_heap_released_bytes"]) / (1 << 20)
 	u.peakRSS, u.rss, err = procMemory(m.cmd.Process.Pid)
 	return u, err
+}
+
+// cpuProfile records the manager's CPU profile for d into name, in the background.
+func (m *manager) cpuProfile(ctx context.Context, d time.Duration, name string) {
+	url := fmt.Sprintf("%sprofile?seconds=%d", m.pprofBase, int(d.Seconds()))
+	go func() {
+		if err := download(ctx, url, filepath.Join(m.logDir, name)); err != nil {
+			fmt.Fprintln(os.Stderr, "CPU profile of the manager:", err)
+		}
+	}()
 }
 
 // scrape reads a Prometheus text endpoint, summing samples per metric name and per controller label.

@@ -59,6 +59,7 @@ type settings struct {
 	GoVersion   string        `json:"goVersion"`
 	Started     time.Time     `json:"started"`
 	LoadAvg     string        `json:"loadAvgAtStart"`
+	ManagerEnv  []string      `json:"managerEnv,omitempty"`
 }
 
 type result struct {
@@ -105,6 +106,7 @@ func run() error {
 		poll     = flag.Duration("poll", 20*time.Second, "Tenant pollInterval (scaled down from the 10m default)")
 		creators = flag.Int("creators", 8, "goroutines creating objects in the apiserver")
 		workers  = flag.Int("workers", 4, "the manager's --max-concurrent-reconciles (4 is the default)")
+		mgrEnv   = flag.String("manager-env", "", "comma-separated NAME=value pairs added to the manager's environment (e.g. GOMEMLIMIT=144MiB)")
 		coldPass = flag.Bool("cold-pass", true, "finish by restarting the manager with every object in place: full-pass throughput, heap and peak RSS")
 		out      = flag.String("out", "bench-results.json", "JSON results file")
 		prof     = flag.String("profile-dir", "", "write the bench's CPU profile, the manager's heap profiles and logs here (default: a temp dir, printed)")
@@ -204,12 +206,16 @@ func run() error {
 	if b.mgr, err = buildManager(env, binDir, dir, *workers); err != nil {
 		return err
 	}
+	if *mgrEnv != "" {
+		b.mgr.env = strings.Split(*mgrEnv, ",")
+		b.s.ManagerEnv = b.mgr.env
+	}
 	if err := b.mgr.start(ctx); err != nil {
 		return err
 	}
 	defer b.mgr.stop()
-	fmt.Printf("settings: N=%d steady-n=%d L=%d/%s tiers=%v poll=%s MaxConcurrentReconciles=%d cpus=%d\n",
-		b.s.N, b.s.SteadyN, b.s.Limit, b.s.Period, b.s.Tiers, b.s.Poll, b.s.Concurrency, b.s.CPUs)
+	fmt.Printf("settings: N=%d steady-n=%d L=%d/%s tiers=%v poll=%s MaxConcurrentReconciles=%d cpus=%d manager env %v\n",
+		b.s.N, b.s.SteadyN, b.s.Limit, b.s.Period, b.s.Tiers, b.s.Poll, b.s.Concurrency, b.s.CPUs, b.s.ManagerEnv)
 
 	if err := b.phases(); err != nil {
 		return err
@@ -641,6 +647,7 @@ func (b *bench) throughput(t tenantEnv) error {
 	defer b.remote.SetRateLimit(fake.RateLimit{Requests: b.s.Limit, Period: b.s.Period, Tiers: b.tiers})
 	before := b.reconciles()
 	start := time.Now()
+	b.mgr.cpuProfile(b.ctx, 30*time.Second, "manager-cpu-throughput.pprof")
 	var createdAt time.Duration
 	createErr := make(chan error, 1)
 	go func() {
