@@ -681,8 +681,8 @@ func (b *bench) write(path string) error {
 }
 
 func (b *bench) print() {
-	fmt.Printf("\nsim-operator bench — %s, %d CPUs, load average at start %s, %s; L=%d/%s (tiers %v), poll %s, MaxConcurrentReconciles=%d\n\n",
-		b.s.Started.Format(time.RFC3339), b.s.CPUs, b.s.LoadAvg, b.s.GoVersion, b.s.Limit, b.s.Period, b.s.Tiers, b.s.Poll, b.s.Concurrency)
+	fmt.Printf("\nsim-operator bench — %s, %d CPUs, load average at start %s, %s; L=%d/%s (tiers %v), poll %s, MaxConcurrentReconciles=%d, manager environment %v\n\n",
+		b.s.Started.Format(time.RFC3339), b.s.CPUs, b.s.LoadAvg, b.s.GoVersion, b.s.Limit, b.s.Period, b.s.Tiers, b.s.Poll, b.s.Concurrency, b.s.ManagerEnv)
 	fmt.Println("| measure | N | measured | goal | result | settings / detail |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, r := range b.results {
