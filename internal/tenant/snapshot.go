@@ -44,11 +44,35 @@ type remoteEntry struct {
 }
 
 func newRemoteEntry(it identitynow.Integration) remoteEntry {
-	fields, err := json.Marshal(it.Fields) // decoded JSON always encodes
-	if err != nil {
-		fields = nil
+	var buf bytes.Buffer
+	return remoteEntry{id: it.ID, name: it.Name, created: it.Created, modified: it.Modified, fields: bytes.Clone(fieldsJSON(&buf, it.Fields))}
+}
+
+// listedEntry is newRemoteEntry for a listed object, sharing the bytes and strings of the entry it
+// replaces when they are equal: a refresh that finds nothing changed allocates nothing it keeps.
+func listedEntry(it identitynow.Integration, old remoteEntry, buf *bytes.Buffer) remoteEntry {
+	e := remoteEntry{id: it.ID, name: it.Name, created: it.Created, modified: it.Modified, fields: old.fields}
+	if doc := fieldsJSON(buf, it.Fields); !bytes.Equal(doc, old.fields) {
+		e.fields = bytes.Clone(doc)
 	}
-	return remoteEntry{id: it.ID, name: it.Name, created: it.Created, modified: it.Modified, fields: fields}
+	// Equal strings, separately allocated: keep the old copies so the new ones can be freed.
+	if e.id == old.id {
+		e.id = old.id
+	}
+	if e.name == old.name {
+		e.name = old.name
+	}
+	return e
+}
+
+// fieldsJSON encodes fields into buf; the result is valid until buf is used again. Map keys are
+// sorted, so equal fields give equal bytes.
+func fieldsJSON(buf *bytes.Buffer, fields map[string]any) []byte {
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(fields); err != nil { // decoded JSON always encodes
+		return nil
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // integration returns a fresh copy that the caller may modify.
@@ -152,11 +176,19 @@ func (s *Snapshot) Get(ctx context.Context, list ListFunc, maxAge time.Duration,
 
 func (s *Snapshot) refresh(ctx context.Context, c *listCall, list ListFunc, maxAge time.Duration) {
 	defer close(c.done)
-	next := map[string]remoteEntry{}
-	names := map[string]string{}
+	s.mu.Lock()
+	size := len(s.byID)
+	s.mu.Unlock()
+	next := make(map[string]remoteEntry, size)
+	names := make(map[string]string, size)
+	var buf bytes.Buffer
 	err := list(ctx, func(it identitynow.Integration) {
-		next[it.ID] = newRemoteEntry(it)
-		names[it.Name] = it.ID
+		s.mu.Lock()
+		old := s.byID[it.ID]
+		s.mu.Unlock()
+		e := listedEntry(it, old, &buf)
+		next[e.id] = e
+		names[e.name] = e.id
 	})
 	s.mu.Lock()
 	if s.inflight == c {

@@ -222,3 +222,28 @@ func TestSnapshotDiscardsAFailedPartialList(t *testing.T) {
 		t.Error("a failed list dropped the previous contents")
 	}
 }
+
+func TestSnapshotRefreshKeepsUnchangedEntries(t *testing.T) {
+	s := NewSnapshot(nil, nil)
+	desc := "one"
+	list := listOf(func() ([]identitynow.Integration, error) {
+		return []identitynow.Integration{
+			{ID: "a", Name: "A", Fields: map[string]any{"name": "A"}},
+			{ID: "b", Name: "B", Fields: map[string]any{"name": "B", "description": desc}},
+		}, nil
+	})
+	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	before := map[string]remoteEntry{"a": s.byID["a"], "b": s.byID["b"]}
+	desc = "two"
+	s.Expire()
+	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	if &s.byID["a"].fields[0] != &before["a"].fields[0] {
+		t.Error("an unchanged object's fields were copied again")
+	}
+	if &s.byID["b"].fields[0] == &before["b"].fields[0] || string(s.byID["b"].fields) == string(before["b"].fields) {
+		t.Error("a changed object kept its old fields")
+	}
+	if it, _ := (View{s: s}).ByID("b"); it.Fields["description"] != "two" {
+		t.Errorf("fields = %v", it.Fields)
+	}
+}
