@@ -90,7 +90,10 @@ func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.
 	obj.Status.ObservedGeneration = obj.Generation
 	setConditions(&obj.Status.Conditions, obj.Generation, o)
 	if perr := r.writeStatus(ctx, before, obj); perr != nil && err == nil {
-		err = perr
+		result, err = reconcile.Result{}, perr
+	}
+	if ctx.Err() != nil {
+		return reconcile.Result{}, nil // the manager is stopping: the next leader reconciles everything
 	}
 	return result, err
 }
@@ -201,6 +204,9 @@ func (r *SimIntegrationReconciler) writeStatus(ctx context.Context, before, afte
 	if equality.Semantic.DeepEqual(before.Status, after.Status) {
 		return nil
 	}
+	// A remote write that happened must be recorded even if the manager is stopping meanwhile.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
+	defer cancel()
 	if err := r.Status().Update(ctx, after); err != nil {
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			return nil
@@ -210,6 +216,9 @@ func (r *SimIntegrationReconciler) writeStatus(ctx context.Context, before, afte
 	r.remember(after, func(m *memo) { m.statusVersion = after.ResourceVersion })
 	return nil
 }
+
+// statusWriteTimeout bounds the status write, which does not stop when the manager does.
+const statusWriteTimeout = 10 * time.Second
 
 // getCurrent reads the object from the cache; if the cache has not yet seen this process's last
 // status write, it waits for it (at most a second), so a reconcile never acts on an out-of-date
