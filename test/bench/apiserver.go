@@ -66,8 +66,8 @@ func label(line, name string) string {
 	if i < 0 {
 		return ""
 	}
-	rest := line[i+len(name)+2:]
-	return rest[:strings.IndexByte(rest, '"')]
+	value := line[i+len(name)+2:]
+	return value[:strings.IndexByte(value, '"')]
 }
 
 // since describes the load between two readings, per created object.
