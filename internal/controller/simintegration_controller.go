@@ -68,11 +68,12 @@ type memo struct {
 // Reconcile orchestrates one pass: read, act, then write status once.
 func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	obj, err := r.getCurrent(ctx, req.NamespacedName)
-	if err != nil || obj == nil {
-		if obj == nil && err == nil {
-			r.forget(req.NamespacedName)
-		}
+	if err != nil {
 		return reconcile.Result{}, err
+	}
+	if obj == nil { // deleted
+		r.forget(req.NamespacedName)
+		return reconcile.Result{}, nil
 	}
 	before := obj.DeepCopy()
 
