@@ -110,7 +110,7 @@ func TestBudgetReserveIsNonBlocking(t *testing.T) {
 		if d := b.Reserve(); d != 0 {
 			t.Fatalf("slot %d: wait %v", i, d)
 		}
-		clock.Add(time.Second)
+		clock.Step(time.Second)
 	}
 	// t=3s, grants at 0,1,2: the next slot frees at 10s + guard (100ms).
 	if d := b.Reserve(); d != 7100*time.Millisecond {
@@ -119,7 +119,7 @@ func TestBudgetReserveIsNonBlocking(t *testing.T) {
 	if d := b.Reserve(); d != 7100*time.Millisecond {
 		t.Fatal("a refused Reserve must not take a slot")
 	}
-	clock.Add(7100 * time.Millisecond)
+	clock.Step(7100 * time.Millisecond)
 	if d := b.Reserve(); d != 0 {
 		t.Fatalf("after the window: %v", d)
 	}
@@ -139,7 +139,7 @@ func TestBudgetBlock(t *testing.T) {
 	if d := b.Reserve(); d != 30*time.Second {
 		t.Fatalf("reserve while blocked: %v", d)
 	}
-	clock.Add(30 * time.Second)
+	clock.Step(30 * time.Second)
 	if d := b.Reserve(); d != 0 {
 		t.Fatalf("after block: %v", d)
 	}

@@ -229,11 +229,11 @@ func TestTokenReuseAndExpiry(t *testing.T) {
 	if n := tokens(); n != 1 {
 		t.Fatalf("20 requests used %d tokens, want 1", n)
 	}
-	clock.Add(680 * time.Second) // inside 749s minus the 60s margin: reuse
+	clock.Step(680 * time.Second) // inside 749s minus the 60s margin: reuse
 	if err := c.CheckToken(ctx); err != nil || tokens() != 1 {
 		t.Fatalf("token at 680s: %v, %d token requests", err, tokens())
 	}
-	clock.Add(10 * time.Second) // past the refresh point (689s)
+	clock.Step(10 * time.Second) // past the refresh point (689s)
 	if _, err := c.List(ctx); err != nil || tokens() != 2 {
 		t.Fatalf("token at 690s: %v, %d token requests", err, tokens())
 	}
@@ -247,7 +247,7 @@ func TestServerSideExpiryRetriesOnce(t *testing.T) {
 	if _, err := c.List(ctx); err != nil {
 		t.Fatal(err)
 	}
-	serverClock.Add(time.Minute)
+	serverClock.Step(time.Minute)
 	if _, err := c.List(ctx); err != nil {
 		t.Fatalf("after server-side expiry: %v", err)
 	}

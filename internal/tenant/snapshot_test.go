@@ -9,20 +9,10 @@ import (
 	"testing"
 	"time"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/sim-operator/sim-operator/internal/identitynow"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func lister(calls *atomic.Int64, items func() []identitynow.Integration) ListFunc {
 	return listOf(func() ([]identitynow.Integration, error) {
@@ -44,7 +34,7 @@ func listOf(f func() ([]identitynow.Integration, error)) ListFunc {
 }
 
 func TestSnapshotSharesOneListPerInterval(t *testing.T) {
-	c := &clock{now: time.Unix(1000, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(1000, 0))
 	s := NewSnapshot(c.Now, nil)
 	var calls atomic.Int64
 	list := lister(&calls, func() []identitynow.Integration {
@@ -63,23 +53,23 @@ func TestSnapshotSharesOneListPerInterval(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("50 concurrent callers made %d list calls, want 1", n)
 	}
-	c.Add(59 * time.Second)
+	c.Step(59 * time.Second)
 	if _, err := s.Get(context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 1 {
 		t.Fatalf("within the interval: calls = %d, err %v", calls.Load(), err)
 	}
-	c.Add(7 * time.Second) // past the interval plus the largest jitter (10%)
+	c.Step(7 * time.Second) // past the interval plus the largest jitter (10%)
 	if _, err := s.Get(context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 2 {
 		t.Fatalf("after the interval: calls = %d, want 2", calls.Load())
 	}
 }
 
 func TestSnapshotNotBeforeForcesAFreshList(t *testing.T) {
-	c := &clock{now: time.Unix(1000, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(1000, 0))
 	s := NewSnapshot(c.Now, nil)
 	var calls atomic.Int64
 	list := lister(&calls, func() []identitynow.Integration { return nil })
 	_, _ = s.Get(context.Background(), list, time.Hour, time.Time{})
-	c.Add(time.Second)
+	c.Step(time.Second)
 	_, _ = s.Get(context.Background(), list, time.Hour, c.Now().Add(-time.Millisecond))
 	if calls.Load() != 2 {
 		t.Fatalf("a list older than notBefore must not be used: calls = %d", calls.Load())
@@ -87,7 +77,7 @@ func TestSnapshotNotBeforeForcesAFreshList(t *testing.T) {
 }
 
 func TestSnapshotWritesAndChanges(t *testing.T) {
-	c := &clock{now: time.Unix(1000, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(1000, 0))
 	var changed []string
 	s := NewSnapshot(c.Now, func(ids []string) { changed = append(changed, ids...) })
 	modified := time.Unix(1, 0)

@@ -84,7 +84,7 @@ func TestGatewayChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h.clock.Add(tt.clock)
+			h.clock.Step(tt.clock)
 			r := h.raw(http.MethodGet, "/v2024/sim-integrations", tt.hdr, "")
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
@@ -275,7 +275,7 @@ func TestPatchSemantics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := h.s.Get(id)
-			h.clock.Add(time.Second)
+			h.clock.Step(time.Second)
 			r := h.sim(tok, http.MethodPatch, p+"/"+id+tt.sub, tt.ctype, tt.body)
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
@@ -376,7 +376,7 @@ func TestRateLimitEscalation(t *testing.T) {
 		if r := list(tok, p); r.status != 200 {
 			t.Fatalf("request %d: %d", i, r.status)
 		}
-		h.clock.Add(time.Second)
+		h.clock.Step(time.Second)
 	}
 	// t=3s: the window (10s) holds 3 requests; the oldest leaves at t=10s.
 	steps := []struct {
@@ -395,7 +395,7 @@ func TestRateLimitEscalation(t *testing.T) {
 		{0, 429, "10"}, // fresh violation: rest of the window again
 	}
 	for i, st := range steps {
-		h.clock.Add(st.advance)
+		h.clock.Step(st.advance)
 		r := list(tok, p)
 		if r.status != st.status || r.header.Get("Retry-After") != st.retryAfter {
 			t.Fatalf("step %d: %d Retry-After %q, want %d %q", i, r.status, r.header.Get("Retry-After"), st.status, st.retryAfter)
@@ -420,13 +420,13 @@ func TestRateLimitSlidingWindow(t *testing.T) {
 		advance time.Duration
 		status  int
 	}{{0, 200}, {9 * time.Second, 200}, {999 * time.Millisecond, 429}} {
-		h.clock.Add(st.advance)
+		h.clock.Step(st.advance)
 		if r := h.sim(tok, http.MethodGet, p, "", ""); r.status != st.status {
 			t.Fatalf("step %d: %d", i, r.status)
 		}
 	}
 	h.s.SetRateLimit(RateLimit{Requests: 2, Period: 10 * time.Second}) // forgets the block
-	h.clock.Add(time.Millisecond)
+	h.clock.Step(time.Millisecond)
 	if r := h.sim(tok, http.MethodGet, p, "", ""); r.status != 200 {
 		t.Fatalf("after reset: %d", r.status)
 	}
@@ -472,7 +472,7 @@ func TestFaultInjection(t *testing.T) {
 	if r := h.sim(tok, http.MethodGet, p, "", ""); r.status != 502 {
 		t.Fatalf("failure rate: %d", r.status)
 	}
-	h.clock.Add(time.Minute)
+	h.clock.Step(time.Minute)
 	if r := h.sim(tok, http.MethodGet, p, "", ""); r.status != 200 {
 		t.Fatalf("failure rate after until: %d", r.status)
 	}
@@ -520,7 +520,7 @@ func TestStoreAccessAndLog(t *testing.T) {
 		t.Fatalf("id %s", id)
 	}
 	o, _ := h.s.Get(id)
-	h.clock.Add(time.Second)
+	h.clock.Step(time.Second)
 	if !h.s.Edit(id, func(d map[string]any) { d["description"] = "edited" }) {
 		t.Fatal("edit")
 	}
