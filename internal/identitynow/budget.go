@@ -7,11 +7,13 @@ import (
 )
 
 // BudgetKey identifies a shared rate budget. ISC counts requests per client id
-// and API release; the token URL tells tenants apart.
+// and API release; the token URL tells tenants apart. Credential (a digest of the
+// client secret) keeps a caller who knows only the client id out of the budget.
 type BudgetKey struct {
-	TokenURL string
-	ClientID string
-	Release  Release
+	TokenURL   string
+	ClientID   string
+	Release    Release
+	Credential string
 }
 
 // Budgets is a registry of rate budgets, safe for concurrent use.
@@ -45,6 +47,21 @@ func (b *Budgets) Get(key BudgetKey, requests int, period time.Duration) *Budget
 	return bu
 }
 
+// Drop forgets the budget for key; the next Get starts a fresh one. The registry calls it when no
+// tenant uses the budget any more.
+func (b *Budgets) Drop(key BudgetKey) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, key)
+}
+
+// Len is the number of budgets held.
+func (b *Budgets) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.m)
+}
+
 // Budget allows at most Requests SIM requests in any sliding window of length
 // Period. It keeps the grant times of the last Requests slots in a ring: a new
 // slot is free once the oldest of them is at least Period (plus a small guard,
@@ -61,6 +78,9 @@ type Budget struct {
 	next     int
 	blocked  time.Time
 	onGrant  func(time.Time) // test hook, called under mu
+	// waiter admits one caller at a time to wait in-process for a slot; the others are told when to
+	// come back, so a busy budget holds at most one of the callers' workers.
+	waiter chan struct{}
 }
 
 // NewBudget returns a standalone budget (Budgets.Get is the usual way).
@@ -69,7 +89,7 @@ func NewBudget(requests int, period time.Duration, clock func() time.Time) *Budg
 	if clock == nil {
 		clock = time.Now
 	}
-	b := &Budget{clock: clock}
+	b := &Budget{clock: clock, waiter: make(chan struct{}, 1)}
 	b.SetLimit(requests, period)
 	return b
 }
@@ -153,33 +173,63 @@ func (b *Budget) grant(t time.Time) {
 }
 
 // Wait blocks until a request slot is taken (nil) or ctx is done (ctx.Err()).
-// It also waits out a block.
+// It also waits out a block. The client itself never waits longer than MaxWait (see Take).
 func (b *Budget) Wait(ctx context.Context) error {
-	_, _, err := b.wait(ctx, false)
-	return err
+	for {
+		d := b.Reserve()
+		if d == 0 {
+			return nil
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
 }
 
-// wait takes a slot. With failIfBlocked it returns the remaining block
-// instead of waiting when the budget is blocked. When ctx ends first it
-// returns ctx.Err() and the wait that was still ahead.
-func (b *Budget) wait(ctx context.Context, failIfBlocked bool) (blocked, ahead time.Duration, err error) {
+// MaxWait is the longest a request waits in-process for a budget slot. Beyond it the caller is told
+// how long until the budget has room and sends nothing, so a shared worker is never parked on one
+// tenant's budget.
+const MaxWait = 2 * time.Second
+
+// Take takes a slot if one frees within maxWait (0 when taken). Otherwise it takes nothing and
+// returns how long until a slot may be free: at once while the budget is blocked by a 429, when the
+// next slot is further away than what is left of maxWait, or when another caller is already waiting
+// for this budget. It returns ctx.Err() if ctx ends while waiting.
+func (b *Budget) Take(ctx context.Context, maxWait time.Duration) (retryAfter time.Duration, err error) {
+	deadline := time.Now().Add(maxWait)
 	for {
-		if failIfBlocked {
-			if d := b.blockedFor(); d > 0 {
-				return d, 0, nil
-			}
+		if d := b.blockedFor(); d > 0 {
+			return d, nil
 		}
 		d := b.Reserve()
 		if d == 0 {
-			return 0, 0, nil
+			return 0, nil
 		}
-		t := time.NewTimer(d)
+		if d > time.Until(deadline) {
+			return d, nil
+		}
 		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, d, ctx.Err()
-		case <-t.C:
+		case b.waiter <- struct{}{}:
+		default:
+			return d, nil
 		}
+		err := sleep(ctx, d)
+		<-b.waiter
+		if err != nil {
+			return d, err
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

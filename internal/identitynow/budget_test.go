@@ -69,7 +69,7 @@ func TestBudgetSlidingWindow(t *testing.T) {
 }
 
 // TestBudgetAgainstFake: 50 goroutines on 5 clients share one budget from
-// the registry and call the fake; the arrival times it logged respect the
+// the registry and call the fake, coming back when the budget turns them away; the arrival times it logged respect the
 // limit (with 50ms tolerance for scheduling jitter between grant and arrival;
 // a token bucket of the same rate would put 17 requests in that window).
 func TestBudgetAgainstFake(t *testing.T) {
@@ -85,8 +85,17 @@ func TestBudgetAgainstFake(t *testing.T) {
 	for w := range 50 {
 		c := clients[w%len(clients)]
 		wg.Go(func() {
-			if _, err := c.Get(context.Background(), "0123456789abcdef0123456789abcdef"); !IsNotFound(err) {
-				t.Error(err)
+			// A caller the budget turns away comes back when it says, as a requeued reconcile does.
+			for {
+				_, err := c.Get(context.Background(), "0123456789abcdef0123456789abcdef")
+				if KindOf(err) == KindRateLimited {
+					time.Sleep(RetryAfter(err))
+					continue
+				}
+				if !IsNotFound(err) {
+					t.Error(err)
+				}
+				return
 			}
 		})
 	}
@@ -205,5 +214,73 @@ func TestBudgetsRegistry(t *testing.T) {
 		if b1.Reserve() != 0 {
 			t.Fatal("no limit")
 		}
+	}
+}
+
+// TestBudgetTakeNeverParksTheCaller: a year-long window (the starvation attack of a Tenant with
+// rateLimit 1 per 8760h) makes Take return at once with the time until the budget has room, instead of
+// waiting inside the worker.
+func TestBudgetTakeNeverParksTheCaller(t *testing.T) {
+	b := NewBudget(1, 8760*time.Hour, nil)
+	if d, err := b.Take(context.Background(), MaxWait); d != 0 || err != nil {
+		t.Fatalf("first Take: %v, %v", d, err)
+	}
+	start := time.Now()
+	d, err := b.Take(context.Background(), MaxWait)
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("Take waited %s for a slot a year away", took)
+	}
+	if err != nil || d < 8000*time.Hour {
+		t.Fatalf("Take = %v, %v; want about a year and no error", d, err)
+	}
+	b.Block(time.Hour)
+	if d, _ := b.Take(context.Background(), MaxWait); d < 59*time.Minute {
+		t.Fatalf("blocked budget: Take = %v, want the block's remaining hour", d)
+	}
+}
+
+// TestBudgetTakeWaitsBrieflyOneCallerAtATime: a slot that frees within maxWait is waited for, but by
+// one caller only; the others are told to come back, so one budget holds at most one worker.
+func TestBudgetTakeWaitsBrieflyOneCallerAtATime(t *testing.T) {
+	b := NewBudget(1, 300*time.Millisecond, nil)
+	if d, _ := b.Take(context.Background(), MaxWait); d != 0 {
+		t.Fatal("first Take did not get the free slot")
+	}
+	const callers = 8
+	results := make(chan time.Duration, callers)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			d, err := b.Take(context.Background(), MaxWait)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- d
+		})
+	}
+	wg.Wait()
+	close(results)
+	taken := 0
+	for d := range results {
+		if d == 0 {
+			taken++
+		}
+	}
+	if taken != 1 {
+		t.Fatalf("%d callers got the next slot, want exactly 1 (the one that waited)", taken)
+	}
+	if took := time.Since(start); took > MaxWait {
+		t.Fatalf("callers took %s, more than MaxWait", took)
+	}
+}
+
+// TestBudgetTakeHonoursMaxWait: a slot 1.5 s away is not waited for with a 1 s allowance.
+func TestBudgetTakeHonoursMaxWait(t *testing.T) {
+	b := NewBudget(1, 1500*time.Millisecond, nil)
+	_, _ = b.Take(context.Background(), time.Second)
+	start := time.Now()
+	if d, _ := b.Take(context.Background(), time.Second); d == 0 || time.Since(start) > 100*time.Millisecond {
+		t.Fatalf("Take = %v after %s; want a refusal at once", d, time.Since(start))
 	}
 }

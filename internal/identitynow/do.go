@@ -95,18 +95,23 @@ func (c *Client) send(ctx context.Context, cl call, tok string, attempt int) (in
 	return status, h, body, nil
 }
 
-// acquire takes a budget slot, failing at once while the budget is blocked by a 429.
+// acquire takes a budget slot, waiting at most MaxWait for one. A budget blocked by a 429, or with no
+// slot free soon enough, fails at once with the time until it has room: the reconcile ends and is
+// requeued for then instead of holding a worker.
 func (c *Client) acquire(ctx context.Context, op string) error {
 	start := time.Now()
-	blocked, ahead, err := c.budget.wait(ctx, true)
+	ahead, err := c.budget.Take(ctx, MaxWait)
 	budgetWait.Observe(time.Since(start).Seconds())
 	switch {
 	case err != nil:
 		return &Error{Kind: KindRateLimited, Op: op, RetryAfter: ahead, cause: err,
 			detail: "no slot in the shared rate budget before the context ended (" + err.Error() + "), request not sent"}
-	case blocked > 0:
-		return &Error{Kind: KindRateLimited, Op: op, RetryAfter: blocked,
+	case ahead > 0 && !c.budget.BlockedUntil().Before(c.clock()):
+		return &Error{Kind: KindRateLimited, Op: op, RetryAfter: ahead,
 			detail: "shared rate budget is blocked after a 429, request not sent"}
+	case ahead > 0:
+		return &Error{Kind: KindRateLimited, Op: op, RetryAfter: ahead,
+			detail: "the tenant's rate budget has no free slot yet, request not sent"}
 	}
 	return nil
 }
