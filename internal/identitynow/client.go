@@ -22,7 +22,6 @@ var Version = "dev"
 
 const (
 	defaultTimeout = 30 * time.Second
-	maxBodyBytes   = 16 << 20
 	mediaJSON      = "application/json"
 	mediaJSONPatch = "application/json-patch+json"
 )
@@ -43,6 +42,10 @@ type Config struct {
 	CABundle []byte
 	// AllowInsecureHTTP permits http:// URLs; without it New refuses them.
 	AllowInsecureHTTP bool
+	// DialGuard, when set, checks every connection (SIM API and token endpoint) against the policy,
+	// on the address actually dialled after DNS resolution, and turns off HTTP proxies from the
+	// environment, which would resolve the name themselves. Nil checks nothing (tests, local tools).
+	DialGuard *AddressPolicy
 	// Timeout bounds each HTTP request (SIM and token); default 30s.
 	Timeout time.Duration
 	// UserAgent defaults to "sim-operator/<Version>".
@@ -79,7 +82,7 @@ func New(cfg Config) (*Client, error) {
 	if err := validate(cfg); err != nil {
 		return nil, err
 	}
-	tr, err := newTransport(cfg.CABundle)
+	tr, err := newTransport(cfg.CABundle, cfg.DialGuard)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +166,16 @@ func checkURL(raw string, allowHTTP bool) error {
 	}
 }
 
-// newTransport clones the default transport with TLS 1.2+ and the extra roots.
-func newTransport(caBundle []byte) (*http.Transport, error) {
+// newTransport clones the default transport with TLS 1.2+ and the extra roots, and with the guard
+// (if any) checking every address dialled.
+func newTransport(caBundle []byte, guard *AddressPolicy) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if guard != nil {
+		// Through a proxy the dialled address would be the proxy's, and the proxy would resolve
+		// the tenant's name itself: the check could not hold.
+		tr.Proxy = nil
+		tr.DialContext = guard.dialContext()
+	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(bytes.TrimSpace(caBundle)) > 0 {
 		pool, err := x509.SystemCertPool()
@@ -193,7 +203,7 @@ func (c *Client) Release() Release { return c.release }
 // CheckToken obtains a token, or confirms the cached one is still valid.
 func (c *Client) CheckToken(ctx context.Context) error {
 	_, err := c.tokens.token(ctx)
-	return err
+	return c.scrub(ctx, call{}, nil, err)
 }
 
 // List returns every SIM integration of the tenant.
@@ -209,16 +219,13 @@ func (c *Client) List(ctx context.Context) ([]Integration, error) {
 }
 
 // ListEach lists every SIM integration like List, passing them to each one at a time as they are
-// decoded. If it returns an error, the integrations already passed are to be discarded.
+// decoded from the response body, which is never held whole (each element may take up to 1 MiB,
+// the list up to 32 MiB). If it returns an error, the integrations already passed are to be
+// discarded.
 func (c *Client) ListEach(ctx context.Context, each func(Integration)) error {
-	body, err := c.do(ctx, call{op: "list", method: http.MethodGet})
-	if err != nil {
-		return err
-	}
-	if err := decodeEach(body, each); err != nil {
-		return malformed("list", err)
-	}
-	return nil
+	return c.do(ctx, call{op: "list", method: http.MethodGet}, func(b *bodyReader) error {
+		return decodeEach(b, each)
+	})
 }
 
 // Get returns one SIM integration.
@@ -264,8 +271,7 @@ func (c *Client) PatchBeforeProvisioningRule(ctx context.Context, id string, ops
 
 // Delete removes an integration. A 404 is returned as a KindNotFound error.
 func (c *Client) Delete(ctx context.Context, id string) error {
-	_, err := c.do(ctx, call{op: "delete", method: http.MethodDelete, item: true, id: id})
-	return err
+	return c.do(ctx, call{op: "delete", method: http.MethodDelete, item: true, id: id}, nil)
 }
 
 func (c *Client) patch(ctx context.Context, cl call, ops []Operation) (*Integration, error) {
@@ -289,15 +295,19 @@ func (c *Client) patch(ctx context.Context, cl call, ops []Operation) (*Integrat
 	return c.one(ctx, cl)
 }
 
-// one performs a call whose response is a single integration.
+// one performs a call whose response is a single integration, of at most 1 MiB.
 func (c *Client) one(ctx context.Context, cl call) (*Integration, error) {
-	body, err := c.do(ctx, cl)
+	var in *Integration
+	err := c.do(ctx, cl, func(b *bodyReader) error {
+		data, err := readObject(b)
+		if err != nil {
+			return err
+		}
+		in, err = decodeIntegration(data)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	in, err := decodeIntegration(body)
-	if err != nil {
-		return nil, malformed(cl.op, err)
 	}
 	return in, nil
 }
