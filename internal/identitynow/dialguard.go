@@ -17,8 +17,8 @@ import (
 //
 // Written forms: "host" (port 443 only), "host:port" (that port only) and "host:*" (any port). The
 // host is a glob (path.Match syntax) matched case-insensitively against host names; a glob never
-// matches an IP literal, which only an entry naming that IP admits. IPv6 literals with a port are
-// written in brackets: "[fd00::1]:8443".
+// matches an IP literal, which only an entry naming that IP admits. IPv6 literals are written in
+// brackets: "[fd00::1]", "[fd00::1]:8443".
 type HostRule struct {
 	glob string     // lower-case glob; empty for an IP rule
 	ip   netip.Addr // valid for an IP rule
@@ -74,10 +74,8 @@ func splitEntry(s string) (host, port string, err error) {
 		return host, strings.TrimPrefix(rest, ":"), nil
 	}
 	if strings.Count(s, ":") > 1 {
-		if !isAddr(s) {
-			return "", "", errors.New("an IPv6 address with a port is written [address]:port")
-		}
-		return s, "", nil
+		// Unbracketed, fd00::1:443 would be read as the address fd00::1:443.
+		return "", "", errors.New("IPv6 addresses are written in brackets: [address] or [address]:port")
 	}
 	host, port, _ = strings.Cut(s, ":")
 	if strings.Contains(s, ":") && port == "" {

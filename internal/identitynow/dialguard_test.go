@@ -37,9 +37,10 @@ func TestParseHostRuleErrors(t *testing.T) {
 		"acme.example:1e3":   "from 1 to 65535",
 		"acme.example:65536": "from 1 to 65535",
 		"[a":                 "not a valid glob",
-		"[fd00::1":           "written [address]:port",
+		"[fd00::1":           "written in brackets",
 		"[fd00::1]x":         "unexpected",
-		"fd00::1:*":          "written [address]:port",
+		"fd00::1:*":          "written in brackets",
+		"fd00::1":            "written in brackets",
 		"127.1":              "standard form",
 		"2130706433:*":       "standard form",
 		"0x7f.1":             "standard form",
@@ -53,7 +54,7 @@ func TestParseHostRuleErrors(t *testing.T) {
 
 func TestAllowsHost(t *testing.T) {
 	p := &AddressPolicy{Hosts: rules(t, "*.identitynow.com", "acme.example.com:8443", "dev.example.com:*",
-		"*", "127.0.0.1:*", "[fd00::1]:443", "::1")}
+		"*", "127.0.0.1:*", "[fd00::1]:443", "[::1]")}
 	for _, tc := range []struct {
 		host string
 		port uint16
