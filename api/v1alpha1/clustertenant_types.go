@@ -21,8 +21,33 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// ClusterTenant is an IdentityNow tenant usable by SimIntegrations in every namespace. Its credentials
-// Secret lives in the operator's cluster resource namespace.
+// ClusterTenantSpec is a Tenant's spec plus the namespaces allowed to use the ClusterTenant.
+type ClusterTenantSpec struct {
+	TenantSpec `json:",inline"`
+
+	// namespaces names the namespaces whose SimIntegrations may use this ClusterTenant. When neither
+	// namespaces nor namespaceSelector is set, every namespace may use it; when either is set, only a
+	// namespace named here or matching namespaceSelector may, and a SimIntegration elsewhere is
+	// Stalled with reason TenantNotAllowed and makes no remote call.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// namespaceSelector selects, by their labels, namespaces whose SimIntegrations may use this
+	// ClusterTenant, in addition to those named in namespaces. An empty selector ({}) selects every
+	// namespace. Whoever may change a namespace's labels may bring it into the selection.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+}
+
+// ClusterTenant is an IdentityNow tenant usable by SimIntegrations in every namespace, or in those
+// that spec.namespaces and spec.namespaceSelector allow. Its credentials Secret lives in the
+// operator's cluster resource namespace.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,categories=identitynow
@@ -38,9 +63,9 @@ type ClusterTenant struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 
-	// spec says how to reach the tenant; the same fields as a Tenant's.
+	// spec says how to reach the tenant (the same fields as a Tenant's) and which namespaces may use it.
 	// +required
-	Spec TenantSpec `json:"spec"`
+	Spec ClusterTenantSpec `json:"spec"`
 
 	// status is what the operator observed.
 	// +optional

@@ -40,6 +40,9 @@ const (
 	ReasonTenantNotFound = "TenantNotFound"
 	// ReasonTenantNotReady: the referenced tenant exists but is not Ready.
 	ReasonTenantNotReady = "TenantNotReady"
+	// ReasonTenantNotAllowed: the referenced ClusterTenant does not allow the SimIntegration's
+	// namespace (spec.namespaces, spec.namespaceSelector); no remote call is made on its behalf.
+	ReasonTenantNotAllowed = "TenantNotAllowed"
 	// ReasonSecretNotFound: a referenced Secret or one of its keys is missing.
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonHostNotAllowed: the tenant's baseURL or tokenURL names a host outside

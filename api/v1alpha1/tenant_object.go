@@ -44,7 +44,7 @@ func (t *Tenant) GetTenantStatus() *TenantStatus { return &t.Status }
 func (t *Tenant) GetTenantKind() TenantKind { return TenantKindTenant }
 
 // GetTenantSpec implements TenantObject.
-func (t *ClusterTenant) GetTenantSpec() *TenantSpec { return &t.Spec }
+func (t *ClusterTenant) GetTenantSpec() *TenantSpec { return &t.Spec.TenantSpec }
 
 // GetTenantStatus implements TenantObject.
 func (t *ClusterTenant) GetTenantStatus() *TenantStatus { return &t.Status }

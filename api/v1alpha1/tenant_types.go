@@ -85,19 +85,19 @@ type CredentialsReference struct {
 
 // RateLimit is a request budget: at most requests SIM requests in any window of length period.
 type RateLimit struct {
-	// requests allowed per period.
+	// requests allowed per period, at least 1.
 	// +optional
 	// +kubebuilder:default=100
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100000
 	Requests int32 `json:"requests,omitempty"`
 
-	// period of the window, as a Go duration (for example 10s).
+	// period of the window, as a Go duration between 1s and 1h (for example 10s).
 	// +optional
 	// +kubebuilder:default="10s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="rateLimit.period must be positive"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="rateLimit.period must be between 1s and 1h"
 	Period metav1.Duration `json:"period,omitzero"`
 }
 
