@@ -22,7 +22,6 @@ var Version = "dev"
 
 const (
 	defaultTimeout = 30 * time.Second
-	maxBodyBytes   = 16 << 20
 	mediaJSON      = "application/json"
 	mediaJSONPatch = "application/json-patch+json"
 )
@@ -204,7 +203,7 @@ func (c *Client) Release() Release { return c.release }
 // CheckToken obtains a token, or confirms the cached one is still valid.
 func (c *Client) CheckToken(ctx context.Context) error {
 	_, err := c.tokens.token(ctx)
-	return err
+	return c.scrub(ctx, call{}, nil, err)
 }
 
 // List returns every SIM integration of the tenant.
@@ -220,16 +219,13 @@ func (c *Client) List(ctx context.Context) ([]Integration, error) {
 }
 
 // ListEach lists every SIM integration like List, passing them to each one at a time as they are
-// decoded. If it returns an error, the integrations already passed are to be discarded.
+// decoded from the response body, which is never held whole (each element may take up to 1 MiB,
+// the list up to 32 MiB). If it returns an error, the integrations already passed are to be
+// discarded.
 func (c *Client) ListEach(ctx context.Context, each func(Integration)) error {
-	body, err := c.do(ctx, call{op: "list", method: http.MethodGet})
-	if err != nil {
-		return err
-	}
-	if err := decodeEach(body, each); err != nil {
-		return malformed("list", err)
-	}
-	return nil
+	return c.do(ctx, call{op: "list", method: http.MethodGet}, func(b *bodyReader) error {
+		return decodeEach(b, each)
+	})
 }
 
 // Get returns one SIM integration.
@@ -275,8 +271,7 @@ func (c *Client) PatchBeforeProvisioningRule(ctx context.Context, id string, ops
 
 // Delete removes an integration. A 404 is returned as a KindNotFound error.
 func (c *Client) Delete(ctx context.Context, id string) error {
-	_, err := c.do(ctx, call{op: "delete", method: http.MethodDelete, item: true, id: id})
-	return err
+	return c.do(ctx, call{op: "delete", method: http.MethodDelete, item: true, id: id}, nil)
 }
 
 func (c *Client) patch(ctx context.Context, cl call, ops []Operation) (*Integration, error) {
@@ -300,15 +295,19 @@ func (c *Client) patch(ctx context.Context, cl call, ops []Operation) (*Integrat
 	return c.one(ctx, cl)
 }
 
-// one performs a call whose response is a single integration.
+// one performs a call whose response is a single integration, of at most 1 MiB.
 func (c *Client) one(ctx context.Context, cl call) (*Integration, error) {
-	body, err := c.do(ctx, cl)
+	var in *Integration
+	err := c.do(ctx, cl, func(b *bodyReader) error {
+		data, err := readObject(b)
+		if err != nil {
+			return err
+		}
+		in, err = decodeIntegration(data)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	in, err := decodeIntegration(body)
-	if err != nil {
-		return nil, malformed(cl.op, err)
 	}
 	return in, nil
 }

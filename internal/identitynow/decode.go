@@ -32,7 +32,7 @@ func decodeIntegration(data []byte) (*Integration, error) {
 // decodeIntegrations decodes a list response (a JSON array; null is empty).
 func decodeIntegrations(data []byte) ([]Integration, error) {
 	var out []Integration
-	err := decodeEach(data, func(in Integration) { out = append(out, in) })
+	err := decodeEach(newBodyReader(bytes.NewReader(data)), func(in Integration) { out = append(out, in) })
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +44,21 @@ func decodeIntegrations(data []byte) ([]Integration, error) {
 
 var errNotArray = errors.New("response is not a JSON array")
 
-// decodeEach decodes a list response one element at a time, so a caller that keeps a compact form of
-// each never holds the whole list decoded. On an error, elements already passed to each are to be
-// discarded.
-func decodeEach(data []byte, each func(Integration)) error {
-	d := json.NewDecoder(bytes.NewReader(data))
+// decodeEach decodes a list response as it streams in, one element at a time, so that neither the
+// body nor the decoded list is ever held whole; each element may take up to maxObjectBytes. On an
+// error, elements already passed to each are to be discarded. A failure of the body (too large,
+// not readable) is returned as such rather than as a malformed list.
+func decodeEach(b *bodyReader, each func(Integration)) error {
+	err := decodeArray(b, each)
+	if err != nil && b.err != nil {
+		return b.err
+	}
+	return err
+}
+
+func decodeArray(b *bodyReader, each func(Integration)) error {
+	d := json.NewDecoder(b)
+	b.allowElement(0)
 	tok, err := d.Token()
 	if err != nil {
 		return errNotArray
@@ -59,7 +69,13 @@ func decodeEach(data []byte, each func(Integration)) error {
 	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
 		return errNotArray
 	}
-	for d.More() {
+	for {
+		// The next element (or the closing bracket) may take maxObjectBytes from where the
+		// previous one ended.
+		b.allowElement(d.InputOffset())
+		if !d.More() {
+			break
+		}
 		var raw map[string]any
 		if err := d.Decode(&raw); err != nil || raw == nil {
 			return errMalformed

@@ -3,10 +3,11 @@ package identitynow
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -20,7 +21,8 @@ type call struct {
 	body   []byte
 	ctype  string
 	// sensitive are values the request carried (attribute values, patch
-	// values) that are cut out of server messages should the server echo them.
+	// values) that are cut out of server messages should the server echo them
+	// (see newRedactor; the secrets of the object come through WithSensitive).
 	sensitive []string
 }
 
@@ -38,61 +40,98 @@ func (cl call) template(prefix string) string {
 	return prefix + "/{id}" + cl.sub
 }
 
-// do sends a SIM request and returns the body of a 2xx response. A 401 drops
-// the token and the request is sent once more with a fresh one.
-func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
+// do sends a SIM request. The body of a 2xx response goes to read, while it streams in (nil: the
+// body is drained); any other response becomes an *Error. A 401 drops the token and the request is
+// sent once more with a fresh one. The server's texts in every error are cleaned of the call's
+// sensitive values (see redactor).
+func (c *Client) do(ctx context.Context, cl call, read func(*bodyReader) error) error {
 	if cl.item && cl.id == "" {
-		return nil, &Error{Kind: KindInvalid, Op: cl.op, detail: "an id is required"}
+		return &Error{Kind: KindInvalid, Op: cl.op, detail: "an id is required"}
 	}
+	var sent []string // the tokens sent by this call
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.token(ctx)
 		if err != nil {
-			return nil, err
+			return c.scrub(ctx, cl, sent, err)
 		}
-		status, h, body, err := c.send(ctx, cl, tok, attempt)
-		if err != nil {
-			return nil, err
-		}
+		sent = append(sent, tok)
+		resp, err := c.send(ctx, cl, tok, attempt, read)
 		switch {
-		case status >= 200 && status < 300:
-			return body, nil
-		case status == http.StatusUnauthorized && attempt == 1:
+		case err != nil:
+			return c.scrub(ctx, cl, sent, err)
+		case resp == nil:
+			return nil
+		case resp.status == http.StatusUnauthorized && attempt == 1:
 			c.tokens.invalidate(tok)
 			continue
 		}
-		e := decodeError(cl.op, status, h, body, c.clock())
-		e.redact(append(cl.sensitive, tok, c.tokens.cfg.ClientSecret))
-		if status == http.StatusTooManyRequests {
-			c.budget.Block(e.RetryAfter)
-			rateLimitedTotal.WithLabelValues(string(c.release)).Inc()
-		}
-		return nil, e
+		return c.responseError(ctx, cl, sent, resp)
 	}
 }
 
-// send waits for a budget slot, performs one HTTP exchange and records it.
-func (c *Client) send(ctx context.Context, cl call, tok string, attempt int) (int, http.Header, []byte, error) {
+// errorResponse is a non-2xx response.
+type errorResponse struct {
+	status   int
+	header   http.Header
+	body     []byte // at most maxObjectBytes; nil when tooLarge or unreadable
+	tooLarge bool
+}
+
+// responseError turns a non-2xx response into an *Error; a 429 also blocks the shared budget.
+func (c *Client) responseError(ctx context.Context, cl call, sent []string, resp *errorResponse) *Error {
+	e := decodeError(cl.op, resp.status, resp.header, resp.body, c.clock(), c.redactor(ctx, cl, sent))
+	if resp.tooLarge {
+		e.detail = "error response larger than 1 MiB, its messages are not shown"
+	}
+	if resp.status == http.StatusTooManyRequests {
+		c.budget.Block(e.RetryAfter)
+		rateLimitedTotal.WithLabelValues(string(c.release)).Inc()
+	}
+	return e
+}
+
+// redactor covers every sensitive value of a call, whatever the request sent: the values it
+// carried, those declared with WithSensitive, the client secret and the tokens sent.
+func (c *Client) redactor(ctx context.Context, cl call, sent []string) *redactor {
+	secrets := slices.Concat(sensitiveFrom(ctx), sent, []string{c.tokens.cfg.ClientSecret})
+	return newRedactor(secrets, cl.sensitive)
+}
+
+// scrub cleans the server texts of err, when it is an *Error.
+func (c *Client) scrub(ctx context.Context, cl call, sent []string, err error) error {
+	if e, ok := err.(*Error); ok {
+		e.redact(c.redactor(ctx, cl, sent))
+	}
+	return err
+}
+
+// send waits for a budget slot, performs one HTTP exchange and records it. It returns the
+// response when its status is not 2xx, and nil when it is and read accepted the body.
+func (c *Client) send(ctx context.Context, cl call, tok string, attempt int, read func(*bodyReader) error) (*errorResponse, error) {
 	if err := c.acquire(ctx, cl.op); err != nil {
-		return 0, nil, nil, err
+		return nil, err
 	}
 	req, err := c.newRequest(ctx, cl, tok)
 	if err != nil {
-		return 0, nil, nil, err
+		return nil, err
 	}
 	start := time.Now()
-	status, h, body, err := c.exchange(req)
+	status, resp, err := c.exchange(req, cl.op, read)
 	d := time.Since(start)
 	requestsTotal.WithLabelValues(cl.op, codeLabel(status)).Inc()
 	requestDuration.WithLabelValues(cl.op).Observe(d.Seconds())
 	c.log.V(1).Info("identitynow request", "op", cl.op, "method", cl.method,
 		"path", cl.template(c.tmpl), "status", status, "duration", d, "attempt", attempt)
 	if err != nil {
-		if te := transportError(cl.op, err); te != nil {
-			return 0, nil, nil, te
+		if e, ok := err.(*Error); ok {
+			return nil, e
 		}
-		return 0, nil, nil, &Error{Kind: KindTransport, Op: cl.op, detail: "request failed", cause: err}
+		if te := transportError(cl.op, err); te != nil {
+			return nil, te
+		}
+		return nil, &Error{Kind: KindTransport, Op: cl.op, detail: "request failed", cause: err}
 	}
-	return status, h, body, nil
+	return resp, nil
 }
 
 // acquire takes a budget slot, waiting at most MaxWait for one. A budget blocked by a 429, or with no
@@ -135,19 +174,43 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok string) (*http.Req
 	return req, nil
 }
 
-// exchange performs the HTTP round trip and reads a bounded body.
-func (c *Client) exchange(req *http.Request) (int, http.Header, []byte, error) {
+// exchange performs the HTTP round trip. A 2xx body goes to read (its failure is an *Error); the
+// body of any other status is read, up to maxObjectBytes, into the errorResponse.
+func (c *Client) exchange(req *http.Request, op string, read func(*bodyReader) error) (int, *errorResponse, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
-	if err != nil {
-		return 0, nil, nil, &url.Error{Op: req.Method, URL: "", Err: fmt.Errorf("reading response: %w", err)}
+	b := newBodyReader(resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		body, err := readObject(b)
+		return resp.StatusCode, &errorResponse{status: resp.StatusCode, header: resp.Header, body: body,
+			tooLarge: errors.Is(err, errObjectTooLarge)}, nil
 	}
-	if len(body) > maxBodyBytes {
-		return 0, nil, nil, &url.Error{Op: req.Method, URL: "", Err: fmt.Errorf("response larger than %d bytes", maxBodyBytes)}
+	if read == nil {
+		read = drain
 	}
-	return resp.StatusCode, resp.Header, body, nil
+	if err := read(b); err != nil {
+		return resp.StatusCode, nil, bodyError(op, err)
+	}
+	return resp.StatusCode, nil, nil
+}
+
+// drain reads what is left of a body the caller does not need, so the connection can be reused.
+// The status already said the request succeeded: a failure here changes nothing.
+func drain(b *bodyReader) error {
+	_, _ = io.Copy(io.Discard, io.LimitReader(b, maxObjectBytes))
+	return nil
+}
+
+// bodyError converts a failure to read or decode a 2xx body.
+func bodyError(op string, err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	if re, ok := errors.AsType[readError](err); ok {
+		return &Error{Kind: KindTransport, Op: op, detail: re.Error(), cause: re.err}
+	}
+	return malformed(op, err)
 }

@@ -197,10 +197,11 @@ type errorMessage struct {
 }
 
 // decodeError builds the *Error for a non-2xx response. The body is parsed
-// only for its message texts; it is never copied into the error as a whole.
-func decodeError(op string, code int, h http.Header, body []byte, now time.Time) *Error {
+// only for its message texts, which r cleans; it is never copied into the error as a whole.
+func decodeError(op string, code int, h http.Header, body []byte, now time.Time, r *redactor) *Error {
 	e := &Error{Kind: kindForStatus(code), StatusCode: code, Op: op}
 	e.Messages = errorMessages(body)
+	e.redact(r)
 	switch code {
 	case http.StatusTooManyRequests:
 		e.RetryAfter = retryAfterFor(h, now)
@@ -212,23 +213,7 @@ func decodeError(op string, code int, h http.Header, body []byte, now time.Time)
 	return e
 }
 
-// minRedactLen is the shortest sensitive value cut out of server messages;
-// shorter ones would match ordinary words.
-const minRedactLen = 4
-
-// redact replaces every occurrence of the sensitive values in the messages.
-func (e *Error) redact(sensitive []string) {
-	for i, m := range e.Messages {
-		for _, s := range sensitive {
-			if len(s) >= minRedactLen {
-				m = strings.ReplaceAll(m, s, "[redacted]")
-			}
-		}
-		e.Messages[i] = m
-	}
-}
-
-// errorMessages extracts the human texts of an error body, bounded in number and length.
+// errorMessages extracts the raw human texts of an error body, at most maxMessages of them.
 func errorMessages(body []byte) []string {
 	var eb errorBody
 	if len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &eb) != nil {
@@ -236,7 +221,7 @@ func errorMessages(body []byte) []string {
 	}
 	var out []string
 	add := func(v any) {
-		if s := messageText(v); s != "" && len(out) < maxMessages {
+		if s := rawText(v); strings.TrimSpace(s) != "" && len(out) < maxMessages {
 			out = append(out, s)
 		}
 	}
@@ -251,27 +236,33 @@ func errorMessages(body []byte) []string {
 	return out
 }
 
-// messageText renders a message field that may be a string or any JSON value.
-func messageText(v any) string {
-	var s string
+// rawText renders a message field that may be a string or any JSON value.
+func rawText(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case string:
-		s = x
+		return x
 	default:
 		b, err := json.Marshal(x)
 		if err != nil {
 			return ""
 		}
-		s = string(b)
+		return string(b)
 	}
-	s = strings.Join(strings.Fields(s), " ")
+}
+
+// shorten collapses white space and cuts s to maxMessageLen bytes.
+func shorten(s string) string {
+	s = collapse(s)
 	if len(s) > maxMessageLen {
 		s = truncateUTF8(s, maxMessageLen) + "…"
 	}
 	return s
 }
+
+// collapse replaces every run of white space with one space and trims both ends.
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func truncateUTF8(s string, n int) string {
 	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {

@@ -104,7 +104,7 @@ func TestDecodeError(t *testing.T) {
 			if h == nil {
 				h = http.Header{}
 			}
-			e := decodeError("create", tt.code, h, []byte(tt.body), now)
+			e := decodeError("create", tt.code, h, []byte(tt.body), now, newRedactor(nil, nil))
 			if e.Kind != tt.kind || fmt.Sprint(e.Messages) != fmt.Sprint(tt.msgs) || e.StatusCode != tt.code {
 				t.Fatalf("got %+v", e)
 			}
@@ -132,7 +132,7 @@ func FuzzDecodeError(f *testing.F) {
 		f.Add(400, s, "")
 	}
 	f.Fuzz(func(t *testing.T, code int, body, retry string) {
-		e := decodeError("get", code, http.Header{"Retry-After": {retry}}, []byte(body), time.Now())
+		e := decodeError("get", code, http.Header{"Retry-After": {retry}}, []byte(body), time.Now(), newRedactor(nil, nil))
 		if e.Kind == "" || e.RetryAfter < 0 || len(e.Messages) > maxMessages {
 			t.Fatalf("bad error %+v", e)
 		}
@@ -161,7 +161,7 @@ func TestErrorHelpers(t *testing.T) {
 	if !errors.Is(ctxErr, context.DeadlineExceeded) {
 		t.Fatal("Unwrap")
 	}
-	long := messageText(strings.Repeat("é", 400))
+	long := shorten(strings.Repeat("é", 400))
 	if !strings.HasSuffix(long, "…") || len(long) > maxMessageLen+len("…") {
 		t.Fatalf("truncation %d", len(long))
 	}

@@ -107,6 +107,12 @@ func (t *tokenCache) invalidate(tok string) {
 	}
 }
 
+// redactor covers the client secret and the token being replaced; the Client adds the values of
+// the call. It is called with sem held.
+func (t *tokenCache) redactor() *redactor {
+	return newRedactor([]string{t.cfg.ClientSecret, t.tok}, nil)
+}
+
 func tokenResult(e *Error) string {
 	if e.Kind == KindUnauthorized {
 		return "refused"
@@ -125,15 +131,16 @@ func (t *tokenCache) tokenError(err error, now time.Time) *Error {
 		}
 		e := &Error{Op: "token", StatusCode: code, Kind: tokenKind(code)}
 		if re.ErrorCode != "" {
-			e.Messages = []string{messageText(re.ErrorCode)}
-			e.redact([]string{t.cfg.ClientSecret})
+			e.Messages = []string{re.ErrorCode}
 		}
+		e.redact(t.redactor())
 		if code == http.StatusTooManyRequests {
 			e.RetryAfter = retryAfterFor(h, now)
 		}
 		return e
 	}
 	if e := transportError("token", err); e != nil {
+		e.redact(t.redactor())
 		return e
 	}
 	return &Error{Kind: KindServer, Op: "token", detail: "invalid token response"}
