@@ -3,6 +3,8 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +48,9 @@ func classify(err error) verdict {
 	if se, ok := errors.AsType[*stallError](err); ok {
 		return verdict{outcome: stalled(se.reason, se.message), requeueAfter: stalledRetryInterval}
 	}
+	if ae, ok := errors.AsType[*identitynow.AddressError](err); ok {
+		return verdict{outcome: stalled(simv1alpha1.ReasonHostNotAllowed, addressRefusal(ae)), requeueAfter: stalledRetryInterval}
+	}
 	if sk, ok := errors.AsType[*tenant.SecretKeyError](err); ok {
 		return verdict{outcome: stalled(simv1alpha1.ReasonSecretNotFound, sk.Error()), requeueAfter: stalledRetryInterval}
 	}
@@ -82,4 +87,17 @@ func remoteMessage(err error) string {
 		return strings.Join(ie.Messages, "; ")
 	}
 	return err.Error()
+}
+
+// addressRefusal explains a connection the dial-time address check refused, and what would allow it.
+// The error names the URL's host, never its user info.
+func addressRefusal(e *identitynow.AddressError) string {
+	switch e.Class {
+	case identitynow.ClassNotAllowed:
+		return e.Error() + " (--tenant-host-allowlist)"
+	case identitynow.ClassPrivate:
+		return e.Error() + "; private addresses need --allow-private-networks or a --tenant-host-allowlist entry naming the IP"
+	}
+	named := net.JoinHostPort(e.Addr.String(), strconv.Itoa(int(e.Port)))
+	return fmt.Sprintf("%s; %s addresses are refused unless --tenant-host-allowlist names the IP, e.g. %s", e, e.Class, named)
 }

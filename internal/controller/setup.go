@@ -28,6 +28,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts *options.Options) erro
 	}
 	registry := tenant.NewRegistry(tenant.RegistryOptions{
 		AllowInsecureHTTP: opts.AllowInsecureHTTP,
+		DialGuard:         opts.AddressPolicy(),
 		OnChange:          sims.RemoteChanged,
 		Logger:            mgr.GetLogger().WithName("identitynow"),
 		Timeout:           opts.RemoteTimeout,

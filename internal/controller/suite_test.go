@@ -77,7 +77,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	opts := &options.Options{
 		ClusterResourceNamespace: "sim-operator-system",
-		TenantHostAllowlist:      []string{"127.0.0.1"},
+		TenantHostAllowlist:      []string{"127.0.0.1:*"},
 		AllowInsecureHTTP:        true,
 		MaxConcurrentReconciles:  4,
 		RemoteTimeout:            2 * time.Second,

@@ -72,6 +72,7 @@ type Registry struct {
 	budgets   *identitynow.Budgets
 	newRemote func(identitynow.Config) (Remote, error)
 	allowHTTP bool
+	dialGuard *identitynow.AddressPolicy
 	log       logr.Logger
 	onChange  func(endpoint string, ids []string)
 	mu        sync.Mutex
@@ -93,6 +94,8 @@ type entry struct {
 type RegistryOptions struct {
 	// AllowInsecureHTTP lets clients use http:// URLs.
 	AllowInsecureHTTP bool
+	// DialGuard is the address policy every client checks when it connects (identitynow.Config.DialGuard).
+	DialGuard *identitynow.AddressPolicy
 	// NewRemote builds a Remote; defaults to identitynow.New.
 	NewRemote func(identitynow.Config) (Remote, error)
 	// OnChange is told which remote ids changed or vanished in a snapshot refresh.
@@ -115,7 +118,7 @@ func NewRegistry(o RegistryOptions) *Registry {
 	}
 	return &Registry{
 		budgets: identitynow.NewBudgets(o.Clock), newRemote: o.NewRemote, allowHTTP: o.AllowInsecureHTTP,
-		log: o.Logger, onChange: o.OnChange, clock: o.Clock, httpTimout: o.Timeout,
+		log: o.Logger, onChange: o.OnChange, clock: o.Clock, httpTimout: o.Timeout, dialGuard: o.DialGuard,
 		conns: map[string]*entry{}, snapshots: map[string]*Snapshot{},
 		limits: map[identitynow.BudgetKey]map[string]simv1alpha1.RateLimit{},
 	}
@@ -155,6 +158,7 @@ func (r *Registry) Connect(key string, spec simv1alpha1.TenantSpec, creds Creden
 	remote, err := r.newRemote(identitynow.Config{
 		BaseURL: spec.BaseURL, TokenURL: tokenURL, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
 		Release: release, PatchFormat: identitynow.PatchFormat(spec.PatchFormat), CABundle: spec.CABundle,
+		DialGuard:         r.dialGuard,
 		AllowInsecureHTTP: r.allowHTTP, Budget: budget, Clock: r.clock, Logger: r.log, Timeout: r.httpTimout,
 	})
 	if err != nil {
