@@ -49,7 +49,9 @@ type Error struct {
 	// StatusCode is the HTTP status, or 0 when no response was received.
 	StatusCode int
 	// Messages are the server's texts: ErrorResponseDto messages and causes,
-	// the "error" field of a 401 or the "message" field of a 429.
+	// the "error" field of a 401 or the "message" field of a 429. Sensitive
+	// values are cut out of them; a text that still held part of one is
+	// replaced by "(message withheld: it contained a secret value)".
 	Messages []string
 	// RetryAfter is how long to wait before the next attempt (429, 503), else 0.
 	RetryAfter time.Duration
