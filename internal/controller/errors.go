@@ -31,6 +31,19 @@ func stall(reason, format string, args ...any) error {
 	return &stallError{reason: reason, message: fmt.Sprintf(format, args...)}
 }
 
+// waitError is a state that ends by itself (a tenant becoming Ready): Reconciling=True with its reason,
+// looked at again after a while, without back-off or a Reconciler error.
+type waitError struct {
+	reason, message string
+	after           time.Duration
+}
+
+func (e *waitError) Error() string { return e.reason + ": " + e.message }
+
+func waitFor(reason string, after time.Duration, format string, args ...any) error {
+	return &waitError{reason: reason, message: fmt.Sprintf(format, args...), after: after}
+}
+
 // verdict is what an error means for the object: its outcome and when to try again.
 type verdict struct {
 	outcome outcome
@@ -50,6 +63,15 @@ func classify(err error) verdict {
 	}
 	if ae, ok := errors.AsType[*identitynow.AddressError](err); ok {
 		return verdict{outcome: stalled(simv1alpha1.ReasonHostNotAllowed, addressRefusal(ae)), requeueAfter: stalledRetryInterval}
+	}
+	if we, ok := errors.AsType[*waitError](err); ok {
+		return verdict{outcome: progressing(we.reason, we.message), requeueAfter: we.after}
+	}
+	if errors.Is(err, tenant.ErrListInFlight) {
+		return verdict{outcome: progressing(simv1alpha1.ReasonProgressing, "Waiting for the tenant's remote objects to be listed"), requeueAfter: time.Second}
+	}
+	if tl, ok := errors.AsType[*tenant.SecretValueTooLargeError](err); ok {
+		return verdict{outcome: stalled(simv1alpha1.ReasonInvalidSpec, tl.Error()), requeueAfter: stalledRetryInterval}
 	}
 	if sk, ok := errors.AsType[*tenant.SecretKeyError](err); ok {
 		return verdict{outcome: stalled(simv1alpha1.ReasonSecretNotFound, sk.Error()), requeueAfter: stalledRetryInterval}

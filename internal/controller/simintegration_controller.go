@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -27,6 +26,7 @@ import (
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/export"
+	"github.com/sim-operator/sim-operator/internal/identitynow"
 	"github.com/sim-operator/sim-operator/internal/tenant"
 )
 
@@ -73,6 +73,7 @@ func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.
 	}
 	if obj == nil { // deleted
 		r.forget(req.NamespacedName)
+		r.Tenants.Secrets.Release(simSecretOwner(req.NamespacedName))
 		return reconcile.Result{}, nil
 	}
 	before := obj.DeepCopy()
@@ -119,6 +120,7 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, obj *simv1alph
 	if err := refusePlaceholders(obj, secrets); err != nil {
 		return outcome{}, reconcile.Result{}, err
 	}
+	ctx = withSecretValues(ctx, secrets)
 	want, err := buildDesired(obj, secrets)
 	if err != nil {
 		return outcome{}, reconcile.Result{}, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
@@ -137,32 +139,69 @@ func newRequestedAt(obj *simv1alpha1.SimIntegration) (string, bool) {
 	return v, ok && v != obj.Status.LastHandledRequestedAt
 }
 
-// connect resolves the referenced tenant to a connection; a tenant that is not Ready stops here.
+// connect resolves the referenced tenant to its proven connection. A SimIntegration acts only through
+// a tenant that is Ready: a Stalled tenant stalls it, any other not-Ready tenant makes it wait.
 func (r *SimIntegrationReconciler) connect(ctx context.Context, obj *simv1alpha1.SimIntegration) (*tenant.Connection, error) {
 	t, err := r.Tenants.Get(ctx, obj.Spec.TenantRef, obj.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	if c := meta.FindStatusCondition(t.GetTenantStatus().Conditions, simv1alpha1.ConditionReady); c != nil &&
-		c.Status == metav1.ConditionFalse && meta.IsStatusConditionTrue(t.GetTenantStatus().Conditions, simv1alpha1.ConditionStalled) {
-		return nil, stall(simv1alpha1.ReasonTenantNotReady, "%s %q is not ready: %s", t.GetTenantKind(), t.GetName(), c.Message)
+	conds := t.GetTenantStatus().Conditions
+	if !meta.IsStatusConditionTrue(conds, simv1alpha1.ConditionReady) {
+		msg := "it has not been checked yet"
+		if c := meta.FindStatusCondition(conds, simv1alpha1.ConditionReady); c != nil && c.Message != "" {
+			msg = c.Message
+		}
+		if meta.IsStatusConditionTrue(conds, simv1alpha1.ConditionStalled) {
+			return nil, stall(simv1alpha1.ReasonTenantNotReady, "%s %q is not ready: %s", t.GetTenantKind(), t.GetName(), msg)
+		}
+		return nil, waitFor(simv1alpha1.ReasonTenantNotReady, tenantWaitInterval,
+			"Waiting for %s %q to become Ready: %s", t.GetTenantKind(), t.GetName(), msg)
 	}
-	return r.Tenants.Connect(ctx, t)
+	return r.Tenants.Prove(ctx, t)
 }
 
-// secretAttributes reads the values of spec.secretAttributes with their Secrets' versions.
+// tenantWaitInterval is how often a SimIntegration waiting for its tenant looks again; a change of the
+// tenant's status enqueues it at once.
+const tenantWaitInterval = 30 * time.Second
+
+// secretAttributes reads the values of spec.secretAttributes with their Secrets' versions, refusing
+// Secrets that are not meant to leave the cluster.
 func (r *SimIntegrationReconciler) secretAttributes(ctx context.Context, obj *simv1alpha1.SimIntegration) (map[string]secretValue, error) {
-	out := make(map[string]secretValue, len(obj.Spec.SecretAttributes))
+	keys := make([]tenant.SecretKey, 0, len(obj.Spec.SecretAttributes))
 	for _, sa := range obj.Spec.SecretAttributes {
-		ref := sa.SecretKeyRef
-		v, rv, err := r.Tenants.Secrets.Value(ctx, obj.Namespace, ref.Name, ref.Key)
+		keys = append(keys, tenant.SecretKey{Namespace: obj.Namespace, Name: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key})
+	}
+	r.Tenants.Secrets.Retain(simSecretOwner(client.ObjectKeyFromObject(obj)), keys)
+	out := make(map[string]secretValue, len(obj.Spec.SecretAttributes))
+	for i, sa := range obj.Spec.SecretAttributes {
+		v, err := r.Tenants.Secrets.Value(ctx, keys[i])
 		if err != nil {
 			return nil, err
 		}
-		out[sa.Name] = secretValue{Value: string(v), Version: simv1alpha1.SecretVersion{
-			Attribute: sa.Name, Secret: ref.Name, Key: ref.Key, ResourceVersion: rv}}
+		if err := r.Tenants.Options.SecretAttributeAllowed(v.Type, v.Labels); err != nil {
+			return nil, stall(simv1alpha1.ReasonInvalidSpec, "secret attribute %q: Secret %s %v", sa.Name, sa.SecretKeyRef.Name, err)
+		}
+		out[sa.Name] = secretValue{Value: string(v.Value), Version: simv1alpha1.SecretVersion{
+			Attribute: sa.Name, Secret: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key, ResourceVersion: v.ResourceVersion}}
 	}
 	return out, nil
+}
+
+// withSecretValues declares the object's secret attribute values sensitive for every remote call of
+// this reconcile, so that a remote message echoing one (from this request or from the stored object)
+// is redacted or withheld.
+func withSecretValues(ctx context.Context, secrets map[string]secretValue) context.Context {
+	values := make([]string, 0, len(secrets))
+	for _, sv := range secrets {
+		values = append(values, sv.Value)
+	}
+	return identitynow.WithSensitive(ctx, values...)
+}
+
+// simSecretOwner names a SimIntegration as an owner of Secret references (tenants use their registry key).
+func simSecretOwner(key types.NamespacedName) string {
+	return "SimIntegration/" + key.Namespace + "/" + key.Name
 }
 
 // refusePlaceholders stops a managed object from sending the placeholder that sim-operator-export
@@ -196,6 +235,7 @@ func (r *SimIntegrationReconciler) removeFinalizer(ctx context.Context, obj *sim
 	orig := obj.DeepCopy()
 	controllerutil.RemoveFinalizer(obj, simv1alpha1.Finalizer)
 	r.forget(client.ObjectKeyFromObject(obj))
+	r.Tenants.Secrets.Release(simSecretOwner(client.ObjectKeyFromObject(obj)))
 	return client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(orig)))
 }
 
@@ -314,6 +354,11 @@ func (r *SimIntegrationReconciler) forget(key types.NamespacedName) {
 	delete(r.memory, key)
 }
 
+// reconcileTimeout is every reconcile's deadline: a few remote requests (each bounded by its own
+// timeout) and their Kubernetes writes fit well within it, and nothing a tenant does holds a shared
+// worker longer.
+const reconcileTimeout = 2 * time.Minute
+
 // pollRequeue is the jittered poll interval: objects of one tenant spread over the interval.
 func pollRequeue(conn *tenant.Connection) reconcile.Result {
 	return reconcile.Result{RequeueAfter: wait.Jitter(conn.PollInterval(), 0.1)}
@@ -355,7 +400,11 @@ func (r *SimIntegrationReconciler) SetupWithManager(mgr manager.Manager) error {
 		Watches(&simv1alpha1.ClusterTenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
 		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.forSecret)).
 		WatchesRawSource(source.Channel(r.changedEvents(), &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
+			ReconciliationTimeout:   reconcileTimeout,
+			NewQueue:                newFairRateLimitingQueue, // namespaces are served in turn
+		}).
 		Complete(r)
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -51,20 +52,46 @@ func (t *Tenants) Connect(ctx context.Context, obj simv1alpha1.TenantObject) (*t
 		ns = t.Options.ClusterResourceNamespace
 	}
 	ref := spec.CredentialsRef
-	id, rv, err := t.Secrets.Value(ctx, ns, ref.Name, ref.ClientIDKey)
-	if err != nil {
-		return nil, err
-	}
-	secret, _, err := t.Secrets.Value(ctx, ns, ref.Name, ref.ClientSecretKey)
-	if err != nil {
-		return nil, err
-	}
 	key := tenant.Key(obj.GetTenantKind(), obj.GetNamespace(), obj.GetName())
-	conn, err := t.Registry.Connect(key, *spec, tenant.Credentials{ClientID: string(id), ClientSecret: string(secret), ResourceVersion: rv})
+	idKey := tenant.SecretKey{Namespace: ns, Name: ref.Name, Key: ref.ClientIDKey}
+	secretKey := tenant.SecretKey{Namespace: ns, Name: ref.Name, Key: ref.ClientSecretKey}
+	t.Secrets.Retain(key, []tenant.SecretKey{idKey, secretKey})
+	id, err := t.Secrets.Value(ctx, idKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := tenant.ValidClientID(string(id.Value)); err != nil {
+		return nil, stall(simv1alpha1.ReasonInvalidSpec, "the client id in Secret %s/%s key %s is not valid: it %v", ns, ref.Name, ref.ClientIDKey, err)
+	}
+	secret, err := t.Secrets.Value(ctx, secretKey)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := t.Registry.Connect(key, *spec, tenant.Credentials{
+		ClientID: string(id.Value), ClientSecret: string(secret.Value), ResourceVersion: id.ResourceVersion})
 	if err != nil {
 		return nil, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
 	}
 	return conn, nil
+}
+
+// Forget drops what the operator keeps for a deleted tenant: its connection and its Secret values.
+func (t *Tenants) Forget(key string) {
+	t.Registry.Forget(key)
+	t.Secrets.Release(key)
+}
+
+// Prove returns the tenant's proven connection: if its credentials have not produced a token yet, it
+// obtains one first. Only a proven connection shares the tenant's snapshot and rate budget.
+func (t *Tenants) Prove(ctx context.Context, obj simv1alpha1.TenantObject) (*tenant.Connection, error) {
+	conn, err := t.Connect(ctx, obj)
+	if err != nil || conn.Proven() {
+		return conn, err
+	}
+	if err := conn.Remote.CheckToken(ctx); err != nil {
+		return nil, err
+	}
+	return t.Registry.Prove(tenant.Key(obj.GetTenantKind(), obj.GetNamespace(), obj.GetName()), conn)
 }
 
 // Get reads the tenant a SimIntegration refers to.
@@ -105,7 +132,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	obj := r.New()
 	if err := r.Tenants.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Tenants.Registry.Forget(tenant.Key(obj.GetTenantKind(), req.Namespace, req.Name))
+			r.Tenants.Forget(tenant.Key(obj.GetTenantKind(), req.Namespace, req.Name))
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -127,6 +154,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	conn, err := r.Tenants.Connect(ctx, obj)
 	if err == nil {
 		err = conn.Remote.CheckToken(ctx)
+	}
+	if err == nil {
+		_, err = r.Tenants.Registry.Prove(tenant.Key(obj.GetTenantKind(), obj.GetNamespace(), obj.GetName()), conn)
 	}
 	if err != nil {
 		v := classify(err)
@@ -165,7 +195,7 @@ func (r *TenantReconciler) finalize(ctx context.Context, obj simv1alpha1.TenantO
 	if len(users.Items) > 0 {
 		return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	r.Tenants.Registry.Forget(tenant.Key(obj.GetTenantKind(), obj.GetNamespace(), obj.GetName()))
+	r.Tenants.Forget(tenant.Key(obj.GetTenantKind(), obj.GetNamespace(), obj.GetName()))
 	orig := obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(obj, simv1alpha1.TenantFinalizer)
 	return reconcile.Result{}, client.IgnoreNotFound(r.Tenants.Client.Patch(ctx, obj, client.MergeFrom(orig)))
@@ -196,6 +226,7 @@ func (r *TenantReconciler) SetupWithManager(mgr manager.Manager, name string) er
 		Named(name).
 		For(sample, ctrl.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted()))).
 		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.tenantsForSecret)).
+		WithOptions(controller.Options{ReconciliationTimeout: reconcileTimeout}).
 		Complete(r)
 }
 

@@ -37,6 +37,9 @@ type Options struct {
 	AllowInsecureHTTP bool
 	// MaxConcurrentReconciles is the number of SimIntegration workers.
 	MaxConcurrentReconciles int
+	// RequireSecretLabel makes secret attributes accept only Secrets labelled
+	// sim.identitynow.io/secret-attribute: "true".
+	RequireSecretLabel bool
 	// RemoteTimeout bounds each IdentityNow request; zero means the client's default (30s).
 	// Not a flag: tests shorten it.
 	RemoteTimeout time.Duration
@@ -67,6 +70,8 @@ func BindFlags(fs *flag.FlagSet) *Options {
 	fs.BoolVar(&o.AllowInsecureHTTP, "allow-insecure-http", false,
 		"Allow http:// tenant URLs. For local demos and tests only: credentials would cross the network in clear text.")
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Number of SimIntegration workers.")
+	fs.BoolVar(&o.RequireSecretLabel, "require-secret-label", false,
+		"Let secretAttributes name only Secrets labelled "+SecretAttributeLabel+`: "true" (an opt-in per Secret).`)
 	return o
 }
 

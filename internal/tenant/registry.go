@@ -1,6 +1,6 @@
 // Package tenant turns Tenant and ClusterTenant objects into ready IdentityNow connections: the client
-// with its credentials, the rate budget shared per (token URL, client id, release), and the per-tenant
-// remote snapshot.
+// with its credentials, the rate budget shared by tenants with the same credentials and release, and
+// the per-tenant remote snapshot.
 package tenant
 
 import (
@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -66,8 +68,16 @@ func (c *Connection) List(ctx context.Context, each func(identitynow.Integration
 	return c.Remote.ListEach(ctx, each)
 }
 
-// Registry keeps one Connection per tenant object and one rate budget per (token URL, client id,
-// release), however many tenants share it. It is safe for concurrent use.
+// Proven reports whether the connection's credentials have produced a token: only then does it carry
+// the tenant's shared snapshot, and only then may SimIntegrations act through it.
+func (c *Connection) Proven() bool { return c.Snapshot != nil }
+
+// Registry keeps one Connection per tenant object, one rate budget per (token URL, client id, release,
+// client secret) and one snapshot per (endpoint, the same credentials), however many tenants share
+// them. Sharing waits for proof: a tenant joins a budget's limit and a snapshot only once its own
+// credentials have produced a token (Prove), so knowing another tenant's client id is not enough to
+// read its remote objects or to lower its limit. Clients, budgets and snapshots that no tenant uses
+// any more are dropped. It is safe for concurrent use.
 type Registry struct {
 	budgets   *identitynow.Budgets
 	newRemote func(identitynow.Config) (Remote, error)
@@ -75,19 +85,34 @@ type Registry struct {
 	dialGuard *identitynow.AddressPolicy
 	log       logr.Logger
 	onChange  func(endpoint string, ids []string)
-	mu        sync.Mutex
-	conns     map[string]*entry
-	snapshots map[string]*Snapshot
-	// limits holds every tenant's declared rate limit per shared budget: the budget enforces the
-	// strictest, since the remote counts all of them against one client id and release.
-	limits     map[identitynow.BudgetKey]map[string]simv1alpha1.RateLimit
-	clock      func() time.Time
-	httpTimout time.Duration
+	clock     func() time.Time
+	timeout   time.Duration
+
+	mu    sync.Mutex
+	conns map[string]*entry
+	// snapshots are shared by the proven tenants of one endpoint and credentials; users are tenant keys.
+	snapshots map[string]*sharedSnapshot
+	// owners of each budget: every tenant whose client holds it, with its declared limit. The budget
+	// enforces the strictest limit of the proven owners, since the remote counts them all against
+	// one client id and release.
+	owners map[identitynow.BudgetKey]map[string]budgetOwner
 }
 
 type entry struct {
 	fingerprint string
 	conn        *Connection
+	budgetKey   identitynow.BudgetKey
+	snapshotKey string
+}
+
+type budgetOwner struct {
+	limit  simv1alpha1.RateLimit
+	proven bool
+}
+
+type sharedSnapshot struct {
+	snapshot *Snapshot
+	users    map[string]bool
 }
 
 // RegistryOptions configure a Registry.
@@ -118,9 +143,9 @@ func NewRegistry(o RegistryOptions) *Registry {
 	}
 	return &Registry{
 		budgets: identitynow.NewBudgets(o.Clock), newRemote: o.NewRemote, allowHTTP: o.AllowInsecureHTTP,
-		log: o.Logger, onChange: o.OnChange, clock: o.Clock, httpTimout: o.Timeout, dialGuard: o.DialGuard,
-		conns: map[string]*entry{}, snapshots: map[string]*Snapshot{},
-		limits: map[identitynow.BudgetKey]map[string]simv1alpha1.RateLimit{},
+		log: o.Logger, onChange: o.OnChange, clock: o.Clock, timeout: o.Timeout, dialGuard: o.DialGuard,
+		conns: map[string]*entry{}, snapshots: map[string]*sharedSnapshot{},
+		owners: map[identitynow.BudgetKey]map[string]budgetOwner{},
 	}
 }
 
@@ -133,7 +158,8 @@ func Key(kind simv1alpha1.TenantKind, namespace, name string) string {
 }
 
 // Connect returns the Connection for a tenant object, building a new client when the spec or the
-// credentials changed since the last call.
+// credentials changed since the last call. A new connection is not proven: it has no snapshot and
+// its limit does not count on a shared budget until Prove. It sends no request.
 func (r *Registry) Connect(key string, spec simv1alpha1.TenantSpec, creds Credentials) (*Connection, error) {
 	fp := fingerprint(spec, creds)
 	r.mu.Lock()
@@ -141,82 +167,158 @@ func (r *Registry) Connect(key string, spec simv1alpha1.TenantSpec, creds Creden
 	if e, ok := r.conns[key]; ok && e.fingerprint == fp {
 		return e.conn, nil
 	}
-	endpoint := Endpoint(spec)
 	tokenURL := spec.TokenURL
 	if tokenURL == "" {
 		tokenURL = strings.TrimRight(spec.BaseURL, "/") + "/oauth/token"
 	}
 	release := identitynow.Release(spec.APIRelease)
-	budgetKey := identitynow.BudgetKey{TokenURL: tokenURL, ClientID: creds.ClientID, Release: release}
-	r.dropLimit(key)
-	if r.limits[budgetKey] == nil {
-		r.limits[budgetKey] = map[string]simv1alpha1.RateLimit{}
-	}
-	r.limits[budgetKey][key] = spec.RateLimit
-	requests, period := strictest(r.limits[budgetKey])
-	budget := r.budgets.Get(budgetKey, requests, period)
+	cred := credentialDigest(tokenURL, creds)
+	budgetKey := identitynow.BudgetKey{TokenURL: tokenURL, ClientID: creds.ClientID, Release: release, Credential: cred}
+	r.releaseLocked(key)
+	budget := r.joinBudget(key, budgetKey, spec.RateLimit)
 	remote, err := r.newRemote(identitynow.Config{
 		BaseURL: spec.BaseURL, TokenURL: tokenURL, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
 		Release: release, PatchFormat: identitynow.PatchFormat(spec.PatchFormat), CABundle: spec.CABundle,
 		DialGuard:         r.dialGuard,
-		AllowInsecureHTTP: r.allowHTTP, Budget: budget, Clock: r.clock, Logger: r.log, Timeout: r.httpTimout,
+		AllowInsecureHTTP: r.allowHTTP, Budget: budget, Clock: r.clock, Logger: r.log, Timeout: r.timeout,
 	})
 	if err != nil {
+		r.leaveBudget(key, budgetKey)
 		return nil, err
 	}
-	snapKey := endpoint + "|" + creds.ClientID
-	snap, ok := r.snapshots[snapKey]
+	endpoint := Endpoint(spec)
+	r.conns[key] = &entry{
+		fingerprint: fp, budgetKey: budgetKey, snapshotKey: endpoint + "|" + cred,
+		conn: &Connection{Remote: remote, Spec: *spec.DeepCopy(), Endpoint: endpoint},
+	}
+	return r.conns[key].conn, nil
+}
+
+// Prove records that conn's credentials produced a token and returns the shared connection: the same
+// client with the snapshot of every proven tenant of its endpoint and credentials, and its limit now
+// counted on the shared budget. It fails if conn is no longer the tenant's current connection.
+func (r *Registry) Prove(key string, conn *Connection) (*Connection, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.conns[key]
+	if !ok || (e.conn != conn && e.conn.Remote != conn.Remote) {
+		return nil, errConnectionReplaced
+	}
+	if e.conn.Proven() {
+		return e.conn, nil
+	}
+	owners := r.owners[e.budgetKey]
+	owners[key] = budgetOwner{limit: owners[key].limit, proven: true}
+	r.applyLimit(e.budgetKey)
+	shared, ok := r.snapshots[e.snapshotKey]
 	if !ok {
 		var notify func([]string)
 		if r.onChange != nil {
+			endpoint := e.conn.Endpoint
 			notify = func(ids []string) { r.onChange(endpoint, ids) }
 		}
-		snap = NewSnapshot(r.clock, notify)
-		r.snapshots[snapKey] = snap
+		shared = &sharedSnapshot{snapshot: NewSnapshot(r.clock, notify), users: map[string]bool{}}
+		r.snapshots[e.snapshotKey] = shared
 	}
-	conn := &Connection{Remote: remote, Snapshot: snap, Spec: *spec.DeepCopy(), Endpoint: endpoint}
-	r.conns[key] = &entry{fingerprint: fp, conn: conn}
-	return conn, nil
+	shared.users[key] = true
+	proven := *e.conn
+	proven.Snapshot = shared.snapshot
+	e.conn = &proven
+	return e.conn, nil
 }
 
-// Lookup returns the Connection last built for key.
+var errConnectionReplaced = errors.New("the tenant's credentials or spec changed meanwhile; trying again")
+
+// Lookup returns the proven Connection last built for key.
 func (r *Registry) Lookup(key string) (*Connection, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.conns[key]
-	if !ok {
+	if !ok || !e.conn.Proven() {
 		return nil, false
 	}
 	return e.conn, true
 }
 
-// Forget drops the Connection of a deleted or broken tenant object.
+// Forget drops the Connection of a deleted or broken tenant object, and with it the client, budget and
+// snapshot if no other tenant uses them.
 func (r *Registry) Forget(key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.conns, key)
-	r.dropLimit(key)
+	r.releaseLocked(key)
 }
 
-// dropLimit removes a tenant's declared limit from whichever budget it was counted in, and relaxes that
-// budget to the strictest limit that remains.
-func (r *Registry) dropLimit(key string) {
-	for bk, owners := range r.limits {
-		if _, ok := owners[key]; !ok {
-			continue
+// Len returns the number of connections, budgets and snapshots held (for tests and metrics).
+func (r *Registry) Len() (conns, budgets, snapshots int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns), r.budgets.Len(), len(r.snapshots)
+}
+
+// releaseLocked drops key's connection: it closes the client, leaves its budget and its snapshot.
+func (r *Registry) releaseLocked(key string) {
+	e, ok := r.conns[key]
+	if !ok {
+		return
+	}
+	delete(r.conns, key)
+	if c, ok := e.conn.Remote.(interface{ Close() }); ok {
+		c.Close()
+	}
+	r.leaveBudget(key, e.budgetKey)
+	if shared, ok := r.snapshots[e.snapshotKey]; ok {
+		delete(shared.users, key)
+		if len(shared.users) == 0 {
+			delete(r.snapshots, e.snapshotKey)
 		}
-		delete(owners, key)
-		if len(owners) == 0 {
-			delete(r.limits, bk)
-			continue
-		}
-		requests, period := strictest(owners)
-		r.budgets.Get(bk, requests, period)
 	}
 }
 
+// joinBudget returns the budget for bk with key as an unproven owner: the budget keeps the limit of its
+// proven owners, or takes the strictest unproven limit if it has none.
+func (r *Registry) joinBudget(key string, bk identitynow.BudgetKey, limit simv1alpha1.RateLimit) *identitynow.Budget {
+	if r.owners[bk] == nil {
+		r.owners[bk] = map[string]budgetOwner{}
+	}
+	r.owners[bk][key] = budgetOwner{limit: limit}
+	return r.applyLimit(bk)
+}
+
+// leaveBudget removes key from bk's owners, relaxing the budget to the strictest limit that remains,
+// and drops the budget when it has no owner left.
+func (r *Registry) leaveBudget(key string, bk identitynow.BudgetKey) {
+	owners := r.owners[bk]
+	if _, ok := owners[key]; !ok {
+		return
+	}
+	delete(owners, key)
+	if len(owners) == 0 {
+		delete(r.owners, bk)
+		r.budgets.Drop(bk)
+		return
+	}
+	r.applyLimit(bk)
+}
+
+// applyLimit sets bk's budget to the strictest limit among its proven owners, or among all owners when
+// none is proven yet (then the budget is theirs alone, shared with no proven tenant).
+func (r *Registry) applyLimit(bk identitynow.BudgetKey) *identitynow.Budget {
+	var proven, all []simv1alpha1.RateLimit
+	for _, o := range r.owners[bk] {
+		all = append(all, o.limit)
+		if o.proven {
+			proven = append(proven, o.limit)
+		}
+	}
+	if len(proven) == 0 {
+		proven = all
+	}
+	requests, period := strictest(proven)
+	return r.budgets.Get(bk, requests, period)
+}
+
 // strictest returns the lowest rate (requests per period) among the limits.
-func strictest(limits map[string]simv1alpha1.RateLimit) (requests int, period time.Duration) {
+func strictest(limits []simv1alpha1.RateLimit) (requests int, period time.Duration) {
 	for _, l := range limits {
 		p := l.Period.Duration
 		if requests == 0 || float64(l.Requests)/p.Seconds() < float64(requests)/period.Seconds() {
@@ -230,6 +332,30 @@ func strictest(limits map[string]simv1alpha1.RateLimit) (requests int, period ti
 func Endpoint(spec simv1alpha1.TenantSpec) string {
 	return strings.TrimRight(strings.ToLower(spec.BaseURL), "/") + "#" + string(spec.APIRelease)
 }
+
+// credentialDigest identifies an API client by everything needed to use it, the secret included, so
+// that only tenants holding the same secret share state. The digest never leaves the process.
+func credentialDigest(tokenURL string, creds Credentials) string {
+	h := sha256.Sum256([]byte(tokenURL + "\x00" + creds.ClientID + "\x00" + creds.ClientSecret))
+	return hex.EncodeToString(h[:])
+}
+
+// ValidClientID refuses client ids that no IdentityNow API client has: empty, longer than 256
+// characters, or with characters other than printable ASCII without spaces. A user-chosen id keys
+// shared state, so its size is bounded.
+func ValidClientID(id string) error {
+	if id == "" || len(id) > maxClientIDLen {
+		return fmt.Errorf("must be 1 to %d characters long", maxClientIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return errors.New("must hold printable ASCII characters only, without spaces")
+		}
+	}
+	return nil
+}
+
+const maxClientIDLen = 256
 
 // fingerprint changes whenever the client must be rebuilt. It hashes the client secret together with
 // everything else so that a rotated value in an unchanged Secret version is still noticed; the digest

@@ -1,6 +1,8 @@
 package tenant
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,5 +53,136 @@ func TestSharedBudgetUsesTheStrictestLimit(t *testing.T) {
 	connect("Tenant/team-a/acme", 200) // alone, a tenant may raise its own limit
 	if limit() != 200 {
 		t.Errorf("a tenant alone on its budget: %d, want 200", limit())
+	}
+}
+
+// closingRemote records Close calls; every other method is unused here.
+type closingRemote struct {
+	Remote
+	budget *identitynow.Budget
+	closed bool
+}
+
+func (c *closingRemote) Close() { c.closed = true }
+
+func newTestRegistry(remotes *[]*closingRemote) *Registry {
+	return NewRegistry(RegistryOptions{NewRemote: func(cfg identitynow.Config) (Remote, error) {
+		r := &closingRemote{budget: cfg.Budget}
+		*remotes = append(*remotes, r)
+		return r, nil
+	}})
+}
+
+func acmeSpec(requests int32) simv1alpha1.TenantSpec {
+	return simv1alpha1.TenantSpec{BaseURL: "https://acme.api.identitynow.com", APIRelease: simv1alpha1.APIReleaseV2024,
+		RateLimit: simv1alpha1.RateLimit{Requests: requests, Period: metav1.Duration{Duration: 10 * time.Second}}}
+}
+
+// TestNoSharingWithoutTheSecret is the attack of a Tenant in namespace B naming A's token URL and
+// client id with a wrong secret: it gets a budget and snapshot of its own, cannot lower A's limit,
+// and its connection carries no snapshot until its own credentials are proven.
+func TestNoSharingWithoutTheSecret(t *testing.T) {
+	var remotes []*closingRemote
+	r := newTestRegistry(&remotes)
+	a, err := r.Connect("Tenant/team-a/acme", acmeSpec(100), Credentials{ClientID: "acme-client", ClientSecret: "right"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Proven() {
+		t.Fatal("a connection is proven before its credentials produced a token")
+	}
+	if a, err = r.Prove("Tenant/team-a/acme", a); err != nil || !a.Proven() {
+		t.Fatalf("Prove: %v", err)
+	}
+	b, err := r.Connect("Tenant/team-b/acme", acmeSpec(1), Credentials{ClientID: "acme-client", ClientSecret: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Snapshot != nil {
+		t.Fatal("an unproven tenant holds a snapshot")
+	}
+	if _, ok := r.Lookup("Tenant/team-b/acme"); ok {
+		t.Fatal("Lookup hands out an unproven connection")
+	}
+	if remotes[0].budget == remotes[1].budget {
+		t.Fatal("a tenant with the wrong secret shares the budget of the right one")
+	}
+	if n, _ := remotes[0].budget.Limit(); n != 100 {
+		t.Fatalf("A's budget allows %d per 10s after B connected, want A's own 100", n)
+	}
+	if b, err = r.Prove("Tenant/team-b/acme", b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Snapshot == a.Snapshot {
+		t.Fatal("different secrets share one snapshot")
+	}
+}
+
+// TestSameCredentialsShareOnlyOnceProven: a second tenant with the same credentials changes the
+// shared limit and joins the snapshot only after Prove.
+func TestSameCredentialsShareOnlyOnceProven(t *testing.T) {
+	var remotes []*closingRemote
+	r := newTestRegistry(&remotes)
+	creds := Credentials{ClientID: "acme-client", ClientSecret: "right"}
+	a, _ := r.Connect("Tenant/team-a/acme", acmeSpec(100), creds)
+	a, _ = r.Prove("Tenant/team-a/acme", a)
+	b, _ := r.Connect("Tenant/team-b/acme", acmeSpec(10), creds)
+	if n, _ := remotes[0].budget.Limit(); n != 100 {
+		t.Fatalf("unproven B set the shared limit to %d", n)
+	}
+	b, _ = r.Prove("Tenant/team-b/acme", b)
+	if n, _ := remotes[0].budget.Limit(); n != 10 || remotes[0].budget != remotes[1].budget {
+		t.Fatalf("proven B: shared=%t limit %d, want one budget at the strictest 10", remotes[0].budget == remotes[1].budget, n)
+	}
+	if a.Snapshot != b.Snapshot {
+		t.Fatal("proven tenants with the same credentials and endpoint must share one snapshot")
+	}
+}
+
+// TestRegistryDropsWhatNoTenantUses: 200 credential updates with long client ids leave one client,
+// one budget and one snapshot; replaced clients are closed; Forget leaves nothing.
+func TestRegistryDropsWhatNoTenantUses(t *testing.T) {
+	var remotes []*closingRemote
+	r := newTestRegistry(&remotes)
+	const key = "Tenant/team-b/acme"
+	for i := range 200 {
+		id := fmt.Sprintf("%0250d", i)
+		c, err := r.Connect(key, acmeSpec(100), Credentials{ClientID: id, ClientSecret: "s", ResourceVersion: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Prove(key, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if conns, budgets, snaps := r.Len(); conns != 1 || budgets != 1 || snaps != 1 {
+		t.Fatalf("after 200 credential updates: %d connections, %d budgets, %d snapshots; want 1 each", conns, budgets, snaps)
+	}
+	for i, rem := range remotes[:len(remotes)-1] {
+		if !rem.closed {
+			t.Fatalf("client %d was replaced but not closed", i)
+		}
+	}
+	r.Forget(key)
+	if conns, budgets, snaps := r.Len(); conns+budgets+snaps != 0 {
+		t.Fatalf("after Forget: %d connections, %d budgets, %d snapshots; want none", conns, budgets, snaps)
+	}
+}
+
+func TestValidClientID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"2c9180835d191a86015d28455b4a2329": true,
+		"a":                                true,
+		"":                                 false,
+		strings.Repeat("x", 257):           false,
+		strings.Repeat("x", 256):           true,
+		"with space":                       false,
+		"tab\tid":                          false,
+		"newline\n":                        false,
+		"ünïcode":                          false,
+	} {
+		if err := ValidClientID(id); (err == nil) != ok {
+			t.Errorf("ValidClientID(%q) = %v, want ok=%t", id, err, ok)
+		}
 	}
 }

@@ -12,17 +12,52 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// SecretReader reads the few Secrets the operator references without caching every Secret of the
-// cluster: the manager caches Secret metadata only (resourceVersion), and values are read from the API
-// server when that version changes, then kept for the referenced Secrets alone.
+// MaxSecretValueBytes is the largest Secret value the operator sends: an API client secret, a
+// password or a PEM key is far smaller, and a larger value is refused rather than held in memory.
+const MaxSecretValueBytes = 64 << 10
+
+// maxCachedBytes bounds the values kept between reconciles, whatever users reference; past it, values
+// are read from the API server each time they are needed.
+const maxCachedBytes = 32 << 20
+
+// SecretReader reads the few Secret keys the operator references without caching every Secret of the
+// cluster: the manager caches Secret metadata only (resourceVersion, type is read with the value), and
+// a value is read from the API server when that version changes. Between reconciles it keeps only the
+// keys that some owner (a tenant or a SimIntegration) references, and forgets them when no owner
+// references them any more or the Secret is gone.
 type SecretReader struct {
 	// Metadata reads metav1.PartialObjectMetadata from the metadata-only cache.
 	Metadata client.Reader
 	// API reads Secrets from the API server directly.
 	API client.Reader
 
-	mu     sync.Mutex
-	values map[types.NamespacedName]*corev1.Secret
+	mu sync.Mutex
+	// refs holds each owner's referenced keys; counts how many owners reference each key.
+	refs   map[string][]SecretKey
+	counts map[SecretKey]int
+	cache  map[types.NamespacedName]*cachedSecret
+	bytes  int
+}
+
+// SecretKey names one key of one Secret.
+type SecretKey struct {
+	Namespace, Name, Key string
+}
+
+// SecretValue is one key's value with what the operator needs to know about its Secret.
+type SecretValue struct {
+	Value []byte
+	// ResourceVersion of the Secret; a new version means the value may have changed.
+	ResourceVersion string
+	// Type and Labels of the Secret, for the policy on what may be sent to a tenant.
+	Type   corev1.SecretType
+	Labels map[string]string
+}
+
+type cachedSecret struct {
+	resourceVersion string
+	secretType      corev1.SecretType
+	values          map[string][]byte
 }
 
 // SecretKeyError says which Secret or key is missing, without any value.
@@ -37,46 +72,154 @@ func (e *SecretKeyError) Error() string {
 	return fmt.Sprintf("Secret %s/%s has no key %q", e.Namespace, e.Name, e.Key)
 }
 
-// Value returns a Secret key's value and the Secret's resourceVersion.
-func (r *SecretReader) Value(ctx context.Context, namespace, name, key string) (value []byte, resourceVersion string, err error) {
-	s, err := r.secret(ctx, types.NamespacedName{Namespace: namespace, Name: name})
-	if err != nil {
-		return nil, "", err
-	}
-	v, ok := s.Data[key]
-	if !ok {
-		return nil, "", &SecretKeyError{Namespace: namespace, Name: name, Key: key}
-	}
-	return v, s.ResourceVersion, nil
+// SecretValueTooLargeError refuses a value larger than MaxSecretValueBytes.
+type SecretValueTooLargeError struct {
+	SecretKey
+	Size int
 }
 
-func (r *SecretReader) secret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+func (e *SecretValueTooLargeError) Error() string {
+	return fmt.Sprintf("Secret %s/%s key %q holds %d bytes, more than the %d the operator sends",
+		e.Namespace, e.Name, e.Key, e.Size, MaxSecretValueBytes)
+}
+
+// Retain declares the keys owner references now, replacing what it referenced before: keys no owner
+// references any more are forgotten. Call it before Value, with every key the owner's spec names.
+func (r *SecretReader) Retain(owner string, keys []SecretKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.counts == nil {
+		r.refs, r.counts, r.cache = map[string][]SecretKey{}, map[SecretKey]int{}, map[types.NamespacedName]*cachedSecret{}
+	}
+	for _, k := range keys {
+		r.counts[k]++
+	}
+	r.releaseLocked(owner)
+	if len(keys) > 0 {
+		r.refs[owner] = keys
+	}
+}
+
+// Release forgets owner's references (the owner was deleted).
+func (r *SecretReader) Release(owner string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.releaseLocked(owner)
+}
+
+func (r *SecretReader) releaseLocked(owner string) {
+	for _, k := range r.refs[owner] {
+		if r.counts[k]--; r.counts[k] <= 0 {
+			delete(r.counts, k)
+			r.dropLocked(k)
+		}
+	}
+	delete(r.refs, owner)
+}
+
+func (r *SecretReader) dropLocked(k SecretKey) {
+	nn := types.NamespacedName{Namespace: k.Namespace, Name: k.Name}
+	cs := r.cache[nn]
+	if cs == nil {
+		return
+	}
+	r.bytes -= len(cs.values[k.Key])
+	delete(cs.values, k.Key)
+	if len(cs.values) == 0 {
+		delete(r.cache, nn)
+	}
+}
+
+// dropSecretLocked forgets every cached value of a Secret (gone, or at a new version).
+func (r *SecretReader) dropSecretLocked(nn types.NamespacedName) {
+	if cs := r.cache[nn]; cs != nil {
+		for _, v := range cs.values {
+			r.bytes -= len(v)
+		}
+		delete(r.cache, nn)
+	}
+}
+
+// Value returns a Secret key's value with the Secret's resourceVersion, type and labels. The value is
+// kept for later calls only while some owner retains the key.
+func (r *SecretReader) Value(ctx context.Context, k SecretKey) (SecretValue, error) {
+	nn := types.NamespacedName{Namespace: k.Namespace, Name: k.Name}
 	meta := &metav1.PartialObjectMetadata{}
 	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := r.Metadata.Get(ctx, key, meta); err != nil {
+	if err := r.Metadata.Get(ctx, nn, meta); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &SecretKeyError{Namespace: key.Namespace, Name: key.Name}
+			r.forget(nn)
+			return SecretValue{}, &SecretKeyError{Namespace: k.Namespace, Name: k.Name}
 		}
-		return nil, fmt.Errorf("read Secret %s metadata: %w", key, err)
+		return SecretValue{}, fmt.Errorf("read Secret %s metadata: %w", nn, err)
 	}
-	r.mu.Lock()
-	cached := r.values[key]
-	r.mu.Unlock()
-	if cached != nil && cached.ResourceVersion == meta.ResourceVersion {
-		return cached, nil
+	if v, ok := r.cached(k, meta.ResourceVersion); ok {
+		v.Labels = meta.Labels
+		return v, nil
 	}
 	s := &corev1.Secret{}
-	if err := r.API.Get(ctx, key, s); err != nil {
+	if err := r.API.Get(ctx, nn, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &SecretKeyError{Namespace: key.Namespace, Name: key.Name}
+			r.forget(nn)
+			return SecretValue{}, &SecretKeyError{Namespace: k.Namespace, Name: k.Name}
 		}
-		return nil, fmt.Errorf("read Secret %s: %w", key, err)
+		return SecretValue{}, fmt.Errorf("read Secret %s: %w", nn, err)
 	}
+	v, ok := s.Data[k.Key]
+	switch {
+	case !ok:
+		return SecretValue{}, &SecretKeyError{Namespace: k.Namespace, Name: k.Name, Key: k.Key}
+	case len(v) > MaxSecretValueBytes:
+		return SecretValue{}, &SecretValueTooLargeError{SecretKey: k, Size: len(v)}
+	}
+	r.keep(k, s, v)
+	return SecretValue{Value: v, ResourceVersion: s.ResourceVersion, Type: s.Type, Labels: meta.Labels}, nil
+}
+
+func (r *SecretReader) cached(k SecretKey, resourceVersion string) (SecretValue, bool) {
 	r.mu.Lock()
-	if r.values == nil {
-		r.values = map[types.NamespacedName]*corev1.Secret{}
+	defer r.mu.Unlock()
+	cs := r.cache[types.NamespacedName{Namespace: k.Namespace, Name: k.Name}]
+	if cs == nil || cs.resourceVersion != resourceVersion {
+		return SecretValue{}, false
 	}
-	r.values[key] = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{ResourceVersion: s.ResourceVersion}, Data: s.Data}
-	r.mu.Unlock()
-	return s, nil
+	v, ok := cs.values[k.Key]
+	return SecretValue{Value: v, ResourceVersion: cs.resourceVersion, Type: cs.secretType}, ok
+}
+
+// keep caches a retained key's value, within maxCachedBytes.
+func (r *SecretReader) keep(k SecretKey, s *corev1.Secret, v []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.counts[k] == 0 {
+		return
+	}
+	nn := types.NamespacedName{Namespace: k.Namespace, Name: k.Name}
+	if cs := r.cache[nn]; cs != nil && cs.resourceVersion != s.ResourceVersion {
+		r.dropSecretLocked(nn)
+	}
+	cs := r.cache[nn]
+	if cs == nil {
+		cs = &cachedSecret{resourceVersion: s.ResourceVersion, secretType: s.Type, values: map[string][]byte{}}
+	}
+	grow := len(v) - len(cs.values[k.Key])
+	if r.bytes+grow > maxCachedBytes {
+		return
+	}
+	cs.values[k.Key] = v
+	r.bytes += grow
+	r.cache[nn] = cs
+}
+
+func (r *SecretReader) forget(nn types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropSecretLocked(nn)
+}
+
+// CachedBytes is the size of the values kept (for tests).
+func (r *SecretReader) CachedBytes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytes
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -140,6 +141,14 @@ func NewSnapshot(clock func() time.Time, onChange func(ids []string)) *Snapshot 
 	return &Snapshot{clock: clock, onChange: onChange}
 }
 
+// MaxListWait is how long a caller waits for a list that another caller sent. A slow tenant API then
+// holds one worker (the one listing) rather than every worker with an object of that tenant.
+const MaxListWait = 2 * time.Second
+
+// ErrListInFlight says another caller's list of the tenant did not end within MaxListWait; try again
+// shortly.
+var ErrListInFlight = errors.New("a list of the tenant's remote objects is still in flight")
+
 // Get returns a view listed after notBefore and younger than maxAge (jittered by up to +10% per
 // refresh, so tenants and restarts do not list in lockstep). Otherwise it calls list, sharing the call
 // with concurrent callers.
@@ -154,9 +163,14 @@ func (s *Snapshot) Get(ctx context.Context, list ListFunc, maxAge time.Duration,
 		}
 		if c := s.inflight; c != nil && c.startedAt.After(notBefore) {
 			s.mu.Unlock()
+			wait := time.NewTimer(MaxListWait)
 			select {
 			case <-c.done:
+				wait.Stop()
+			case <-wait.C:
+				return View{}, ErrListInFlight
 			case <-ctx.Done():
+				wait.Stop()
 				return View{}, ctx.Err()
 			}
 			if c.err != nil {
