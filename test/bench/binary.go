@@ -65,7 +65,7 @@ func (m *manager) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(m.bin, "--allow-insecure-http", "--tenant-host-allowlist=127.0.0.1",
+	cmd := exec.Command(m.bin, "--allow-insecure-http", "--tenant-host-allowlist=127.0.0.1:*",
 		"--metrics-bind-address="+m.metricsAddr, "--metrics-secure=false", "--health-probe-bind-address="+freeAddr(),
 		"--pprof-bind-address="+pprofAddr, "--cluster-resource-namespace=sim-operator-system",
 		fmt.Sprintf("--max-concurrent-reconciles=%d", m.workers))

@@ -197,7 +197,7 @@ func (e *Env) fakeArgs() []string {
 func ManagerFlags(probeAddr string) []string {
 	return []string{
 		"--allow-insecure-http",
-		"--tenant-host-allowlist=127.0.0.1,localhost",
+		"--tenant-host-allowlist=127.0.0.1:*",
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=" + probeAddr,
 		"--cluster-resource-namespace=" + OperatorNamespace,

@@ -119,7 +119,7 @@ func SampleSecret(name string) (doc, file string, err error) {
 // samples name https://acme.api.identitynow.com) and returns the patched objects as kind/name.
 func (e *Env) PointTenantsAtFake(ctx context.Context) ([]string, error) {
 	patch := fmt.Sprintf(`{"spec":{"baseURL":%q}}`, e.Fake.URL)
-	e.echo("# The manager runs with --allow-insecure-http --tenant-host-allowlist=127.0.0.1,localhost for this:\n")
+	e.echo("# The manager runs with --allow-insecure-http --tenant-host-allowlist=127.0.0.1:* for this:\n")
 	var patched []string
 	for _, kind := range []string{"tenant", "clustertenant"} {
 		out, err := e.Cluster.Kubectl(ctx, "", "get", kind, "-A", "-o",

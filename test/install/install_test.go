@@ -53,7 +53,8 @@ var allValues = map[string]any{
 	"leaderElection": map[string]any{"enabled": false},
 	operatorValues: map[string]any{
 		"clusterResourceNamespace": "identity-secrets",
-		"tenantHostAllowlist":      []any{"*.identitynow.com", "acme.example.com"},
+		"tenantHostAllowlist":      []any{"*.identitynow.com", "acme.example.com:8443"},
+		"allowPrivateNetworks":     true,
 		"allowInsecureHTTP":        true,
 		"maxConcurrentReconciles":  8,
 		"extraArgs":                []any{"--zap-log-level=debug"},
@@ -236,7 +237,8 @@ func TestChartAllValues(t *testing.T) {
 		"--health-probe-bind-address=:8081",
 		"--metrics-bind-address=0",
 		"--cluster-resource-namespace=identity-secrets",
-		"--tenant-host-allowlist=*.identitynow.com,acme.example.com",
+		"--tenant-host-allowlist=*.identitynow.com,acme.example.com:8443",
+		"--allow-private-networks",
 		"--allow-insecure-http",
 		"--max-concurrent-reconciles=8",
 		"--zap-log-level=debug",
@@ -618,6 +620,9 @@ func checkRBAC(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deploy
 			t.Errorf("%s: aggregationRule", Key(o))
 		}
 		checkRules(t, Key(o), r.Rules)
+		if strings.HasSuffix(r.Name, "leader-election-role") {
+			checkLeaderElectionRules(t, Key(o), r.Rules)
+		}
 		if strings.HasSuffix(r.Name, "-manager-role") {
 			manager = &r
 		}
@@ -660,6 +665,22 @@ func checkRBAC(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deploy
 		}
 	}
 	t.Errorf("ServiceAccount %s is not installed", d.Spec.Template.Spec.ServiceAccountName)
+}
+
+// checkLeaderElectionRules asserts that the leader-election Role grants Leases (controller-runtime's only
+// lock) and nothing on ConfigMaps, which it never uses.
+func checkLeaderElectionRules(t *testing.T, key string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	var leases bool
+	for i, rule := range rules {
+		if slices.Contains(rule.Resources, "configmaps") {
+			t.Errorf("%s rule %d grants %q on ConfigMaps; leader election uses Leases only", key, i, rule.Verbs)
+		}
+		leases = leases || slices.Contains(rule.APIGroups, "coordination.k8s.io") && slices.Contains(rule.Resources, "leases")
+	}
+	if !leases {
+		t.Errorf("%s grants nothing on Leases", key)
+	}
 }
 
 // checkRules asserts that rules grant no "*", at most read access to Secrets, and no RBAC escalation verbs.
