@@ -66,22 +66,31 @@ func ParseHostRule(entry string) (HostRule, error) {
 
 // splitEntry separates an entry's host and port text ("" when the entry has no port).
 func splitEntry(s string) (host, port string, err error) {
+	host, colonPort, err := splitHostColonPort(s)
+	if err != nil {
+		return "", "", err
+	}
+	if colonPort == ":" {
+		return "", "", errors.New("the port after : is empty")
+	}
+	return host, strings.TrimPrefix(colonPort, ":"), nil
+}
+
+// splitHostColonPort splits s into its host and the rest, "" or ":port".
+func splitHostColonPort(s string) (host, colonPort string, err error) {
 	if end := strings.Index(s, "]"); strings.HasPrefix(s, "[") && end > 0 && isAddr(s[1:end]) {
 		host, rest := s[1:end], s[end+1:]
 		if rest != "" && !strings.HasPrefix(rest, ":") {
 			return "", "", fmt.Errorf("unexpected %q after ]", rest)
 		}
-		return host, strings.TrimPrefix(rest, ":"), nil
+		return host, rest, nil
 	}
 	if strings.Count(s, ":") > 1 {
 		// Unbracketed, fd00::1:443 would be read as the address fd00::1:443.
 		return "", "", errors.New("IPv6 addresses are written in brackets: [address] or [address]:port")
 	}
-	host, port, _ = strings.Cut(s, ":")
-	if strings.Contains(s, ":") && port == "" {
-		return "", "", errors.New("the port after : is empty")
-	}
-	return host, port, nil
+	host, _, _ = strings.Cut(s, ":")
+	return host, s[len(host):], nil
 }
 
 func isAddr(s string) bool {

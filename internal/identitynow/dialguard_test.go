@@ -38,6 +38,7 @@ func TestParseHostRuleErrors(t *testing.T) {
 		"acme.example:65536": "from 1 to 65535",
 		"[a":                 "not a valid glob",
 		"[fd00::1":           "written in brackets",
+		"[fd00::1]:":         "port after : is empty",
 		"[fd00::1]x":         "unexpected",
 		"fd00::1:*":          "written in brackets",
 		"fd00::1":            "written in brackets",
