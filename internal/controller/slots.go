@@ -2,9 +2,10 @@ package controller
 
 import "sync"
 
-// namespaceSlots caps how many workers one namespace may hold at once, so that objects whose remote
-// is slow (a tenant API that answers late, a token endpoint that hangs) leave workers free for every
-// other namespace. Safe for concurrent use.
+// namespaceSlots caps how many workers one namespace may hold at once, all but one, so that objects
+// whose remote is slow (a tenant API that answers late, a token endpoint that hangs) always leave a
+// worker free for the other namespaces, while a namespace alone still uses nearly all of them.
+// Safe for concurrent use.
 type namespaceSlots struct {
 	limit int
 	mu    sync.Mutex
@@ -12,7 +13,7 @@ type namespaceSlots struct {
 }
 
 func newNamespaceSlots(workers int) *namespaceSlots {
-	return &namespaceSlots{limit: max(1, workers/2), busy: map[string]int{}}
+	return &namespaceSlots{limit: max(1, workers-1), busy: map[string]int{}}
 }
 
 // acquire takes a slot for namespace; release must be called when ok. A nil namespaceSlots has no cap.

@@ -2,20 +2,20 @@ package controller
 
 import "testing"
 
-// TestNamespaceSlots: with 4 workers one namespace holds at most 2, another namespace still gets its
-// own, and released slots are reusable and leave nothing behind.
+// TestNamespaceSlots: with 4 workers one namespace holds at most 3, another namespace still gets the
+// last one, and released slots leave nothing behind.
 func TestNamespaceSlots(t *testing.T) {
 	s := newNamespaceSlots(4)
 	var releases []func()
-	for range 2 {
+	for range 3 {
 		rel, ok := s.acquire("team-b")
 		if !ok {
-			t.Fatal("team-b could not take its first two slots")
+			t.Fatal("team-b could not take its first three slots")
 		}
 		releases = append(releases, rel)
 	}
 	if _, ok := s.acquire("team-b"); ok {
-		t.Fatal("team-b took a third of four workers")
+		t.Fatal("team-b took all four workers")
 	}
 	relA, ok := s.acquire("team-a")
 	if !ok {

@@ -124,7 +124,7 @@ type TenantReconciler struct {
 	slots *namespaceSlots
 }
 
-// tenantWorkers is the number of workers per tenant kind; one namespace holds at most half of them.
+// tenantWorkers is the number of workers per tenant kind; one namespace holds at most one of them.
 const tenantWorkers = 2
 
 // +kubebuilder:rbac:groups=sim.identitynow.io,resources=tenants;clustertenants,verbs=get;list;watch;patch
