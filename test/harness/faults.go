@@ -38,3 +38,11 @@ func (f *Fake) InsertObject(ctx context.Context, doc map[string]any) (string, er
 	err := f.admin(ctx, http.MethodPost, "/_admin/objects", doc, &out)
 	return out.ID, err
 }
+
+// Reject adds a field rejection with every option of the fake's Rejection (POST
+// /_admin/reject-field): pointer, value, message, and optionally status (a 4xx or 5xx, 400 by
+// default), echo (a JSON Pointer into the resulting document whose value the message quotes, at
+// "{echo}") and echoForm ("", "json" or "url").
+func (f *Fake) Reject(ctx context.Context, rule map[string]any) error {
+	return f.admin(ctx, http.MethodPost, "/_admin/reject-field", rule, nil)
+}

@@ -51,7 +51,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 //	DELETE /_admin/objects/{id}        out-of-band delete
 //	POST   /_admin/faults              queue a Fault (count, status, match, retryAfter…)
 //	DELETE /_admin/faults              clear faults, failure rate and rejections
-//	POST   /_admin/reject-field        {"pointer","value","message"}, see RejectField
+//	POST   /_admin/reject-field        {"pointer","value","message","status","echo","echoForm"}, see Rejection
 //	GET    /_admin/requests            request log; ?method=&path= (path prefix)
 //	DELETE /_admin/requests            clear the log
 //	POST   /_admin/revoke-tokens       invalidate all tokens
@@ -164,15 +164,20 @@ func (s *Server) adminFault(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminReject(w http.ResponseWriter, r *http.Request) {
-	var rj struct {
-		Pointer string `json:"pointer"`
-		Value   any    `json:"value"`
-		Message string `json:"message"`
-	}
+	var rj Rejection
 	if !readJSON(w, r, &rj) {
 		return
 	}
-	s.RejectField(rj.Pointer, rj.Value, cmpOr(rj.Message, "The value is not accepted."))
+	switch {
+	case rj.Status != 0 && (rj.Status < 400 || rj.Status > 599):
+		writeErrorDTO(w, http.StatusBadRequest, "status must be a 4xx or 5xx HTTP status")
+		return
+	case rj.EchoForm != EchoRaw && rj.EchoForm != EchoJSON && rj.EchoForm != EchoURL:
+		writeErrorDTO(w, http.StatusBadRequest, `echoForm must be "", "json" or "url"`)
+		return
+	}
+	rj.Message = cmpOr(rj.Message, "The value is not accepted.")
+	s.Reject(rj)
 	w.WriteHeader(http.StatusNoContent)
 }
 

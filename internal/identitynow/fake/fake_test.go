@@ -689,3 +689,76 @@ func withoutServerFields(m map[string]any) map[string]any {
 	delete(m, "modified")
 	return m
 }
+
+// TestRejectionEcho: a rejection can quote the submitted or the stored value (raw, as JSON, or
+// URL-encoded) and answer with another status, directly and through the admin API.
+func TestRejectionEcho(t *testing.T) {
+	h := start(t, Options{MaskedAttributes: []string{"password"}})
+	tok := h.token(testClient, testSecret)
+	p := "/v2024/sim-integrations"
+	const secret = "pa  ss\"<w>\nord&é"
+	h.s.Reject(Rejection{Pointer: "/description", Value: "raw", Message: "Invalid password {echo} for {echo}",
+		Echo: "/attributes/password"})
+	h.s.Reject(Rejection{Pointer: "/description", Value: "json", Message: "bad attributes", Echo: "/attributes",
+		EchoForm: EchoJSON})
+	h.s.Reject(Rejection{Pointer: "/description", Value: "url", Message: "bad value {echo}.", Echo: "/attributes/password",
+		EchoForm: EchoURL, Status: 503})
+	h.s.Reject(Rejection{Pointer: "/description", Value: "missing", Message: "nothing [{echo}]", Echo: "/attributes/nope"})
+	body := func(desc string) string {
+		b, _ := json.Marshal(map[string]any{"name": "E-" + desc, "description": desc,
+			"attributes": map[string]any{"password": secret}})
+		return string(b)
+	}
+	for _, c := range []struct {
+		desc   string
+		status int
+		text   string
+	}{
+		{"raw", 400, "Invalid password " + secret + " for " + secret},
+		{"json", 400, `bad attributes: {"password":"pa  ss\"\u003cw\u003e\nord\u0026é"}`},
+		{"url", 503, "bad value " + url.QueryEscape(secret) + "."},
+		{"missing", 400, "nothing []"},
+	} {
+		r := h.sim(tok, http.MethodPost, p, "application/json", body(c.desc))
+		if r.status != c.status {
+			t.Fatalf("%s: status %d %s", c.desc, r.status, r.body)
+		}
+		if got := errorTexts(t, r); len(got) != 1 || got[0] != c.text {
+			t.Errorf("%s: texts %q, want %q", c.desc, got, c.text)
+		}
+	}
+	if n := len(h.s.Objects()); n != 0 {
+		t.Fatalf("rejected creates stored %d objects", n)
+	}
+
+	// A PATCH that only changes the description gets the stored (masked on reads) value quoted.
+	id := h.create(tok, p, body("stored"))["id"].(string)
+	if got := h.sim(tok, http.MethodGet, p+"/"+id, "", "").json(t)["attributes"].(map[string]any)["password"]; got != Masked {
+		t.Fatalf("password not masked on read: %v", got)
+	}
+	r := h.sim(tok, http.MethodPatch, p+"/"+id, "application/json-patch+json",
+		`[{"op":"replace","path":"/description","value":"raw"}]`)
+	if r.status != 400 || errorTexts(t, r)[0] != "Invalid password "+secret+" for "+secret {
+		t.Fatalf("patch echo: %d %s", r.status, r.body)
+	}
+
+	// The admin API takes the same fields and refuses bad ones.
+	jsonHdr := map[string]string{"Content-Type": "application/json"}
+	if r := h.raw("POST", "/_admin/reject-field", jsonHdr,
+		`{"pointer":"/description","value":"admin","message":"no: {echo}","echo":"/name","status":500}`); r.status != 204 {
+		t.Fatalf("admin reject: %d %s", r.status, r.body)
+	}
+	r = h.sim(tok, http.MethodPost, p, "application/json", `{"name":"adm-echo","description":"admin"}`)
+	if r.status != 500 || errorTexts(t, r)[0] != "no: adm-echo" {
+		t.Fatalf("admin echo: %d %s", r.status, r.body)
+	}
+	for _, bad := range []string{`{"pointer":"/a","value":1,"status":200}`, `{"pointer":"/a","value":1,"echoForm":"xml"}`} {
+		if r := h.raw("POST", "/_admin/reject-field", jsonHdr, bad); r.status != 400 {
+			t.Errorf("admin reject %s accepted: %d", bad, r.status)
+		}
+	}
+	h.s.ClearFaults()
+	if r := h.sim(tok, http.MethodPost, p, "application/json", body("raw")); r.status != 200 {
+		t.Fatalf("after ClearFaults: %d %s", r.status, r.body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -130,34 +131,95 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
+// rejection is a Rejection with its value normalised to what json.Unmarshal yields.
 type rejection struct {
-	pointer string
-	value   any
-	message string
+	Rejection
+	value any
 }
+
+// Rejection refuses writes whose resulting document has Value at the JSON Pointer Pointer (see
+// RejectField). Echo makes the message quote a value of that document, as some servers quote the
+// offending or the stored value in their error texts: the fake then answers with whatever the
+// client sent, or stored earlier, secret attribute values included.
+type Rejection struct {
+	Pointer string `json:"pointer"`
+	Value   any    `json:"value"`
+	Message string `json:"message"`
+	// Status is the HTTP status of the answer: 400 when zero; a 5xx imitates a server fault whose
+	// text quotes the document.
+	Status int `json:"status,omitempty"`
+	// Echo is a JSON Pointer into the resulting document. Its value replaces every "{echo}" in
+	// Message, or is appended after ": " when Message has none. A pointer that resolves to nothing
+	// quotes nothing.
+	Echo string `json:"echo,omitempty"`
+	// EchoForm is how the echoed value is written: EchoRaw (a string as it is, any other value as
+	// JSON), EchoJSON (as a JSON literal, a string in quotes and escaped) or EchoURL (query-escaped).
+	EchoForm EchoForm `json:"echoForm,omitempty"`
+}
+
+// EchoForm is how a Rejection quotes a value.
+type EchoForm string
+
+// The echo forms.
+const (
+	EchoRaw  EchoForm = ""
+	EchoJSON EchoForm = "json"
+	EchoURL  EchoForm = "url"
+)
 
 // RejectField makes creates, puts and patches whose resulting document has
 // value at the JSON Pointer answer 400 with message.
 func (s *Server) RejectField(jsonPointer string, value any, message string) {
-	b, err := json.Marshal(value)
+	s.Reject(Rejection{Pointer: jsonPointer, Value: value, Message: message})
+}
+
+// Reject adds a rejection; the first one a document matches answers.
+func (s *Server) Reject(rj Rejection) {
+	b, err := json.Marshal(rj.Value)
 	if err != nil {
-		panic(fmt.Sprintf("fake: RejectField value is not JSON: %v", err))
+		panic(fmt.Sprintf("fake: rejection value is not JSON: %v", err))
 	}
 	var norm any
 	_ = json.Unmarshal(b, &norm)
+	if rj.Status == 0 {
+		rj.Status = http.StatusBadRequest
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rejects = append(s.rejects, rejection{pointer: jsonPointer, value: norm, message: message})
+	s.rejects = append(s.rejects, rejection{Rejection: rj, value: norm})
 }
 
-// rejected returns the message of the first rejection doc matches. Caller holds mu.
-func (s *Server) rejected(doc map[string]any) (string, bool) {
+// rejected returns the status and message of the first rejection doc matches. Caller holds mu.
+func (s *Server) rejected(doc map[string]any) (int, string, bool) {
 	for _, rj := range s.rejects {
-		if v, ok := lookupPointer(doc, rj.pointer); ok && reflect.DeepEqual(v, rj.value) {
-			return rj.message, true
+		if v, ok := lookupPointer(doc, rj.Pointer); ok && reflect.DeepEqual(v, rj.value) {
+			return rj.Status, rj.message(doc), true
 		}
 	}
-	return "", false
+	return 0, "", false
+}
+
+// message is the rejection's text for doc, with the echoed value in place.
+func (rj rejection) message(doc map[string]any) string {
+	if rj.Echo == "" {
+		return rj.Message
+	}
+	v, ok := lookupPointer(doc, rj.Echo)
+	if !ok {
+		return strings.ReplaceAll(rj.Message, "{echo}", "")
+	}
+	text, isString := v.(string)
+	if !isString || rj.EchoForm == EchoJSON {
+		b, _ := json.Marshal(v)
+		text = string(b)
+	}
+	if rj.EchoForm == EchoURL {
+		text = url.QueryEscape(text)
+	}
+	if !strings.Contains(rj.Message, "{echo}") {
+		return rj.Message + ": " + text
+	}
+	return strings.ReplaceAll(rj.Message, "{echo}", text)
 }
 
 // lookupPointer resolves an RFC 6901 JSON Pointer in a decoded document.

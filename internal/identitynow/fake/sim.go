@@ -129,9 +129,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	s.mu.Lock()
-	if problem := s.check(doc, ""); problem != "" {
+	if status, problem := s.check(doc, ""); problem != "" {
 		s.mu.Unlock()
-		writeErrorDTO(w, http.StatusBadRequest, problem)
+		writeErrorDTO(w, status, problem)
 		return
 	}
 	out, delay := s.render(s.commitNew(newID(), doc)), s.delay
@@ -154,8 +154,8 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, id string, body []b
 		writeErrorDTO(w, status, problem)
 		return
 	}
-	if problem := s.check(doc, id); problem != "" {
-		writeErrorDTO(w, http.StatusBadRequest, problem)
+	if status, problem := s.check(doc, id); problem != "" {
+		writeErrorDTO(w, status, problem)
 		return
 	}
 	s.setDoc(o, doc)
@@ -176,11 +176,12 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, rt route, body []
 		return
 	}
 	doc, problem := applyOps(o.doc, ops)
+	status := http.StatusBadRequest
 	if problem == "" {
-		problem = s.check(doc, rt.id)
+		status, problem = s.check(doc, rt.id)
 	}
 	if problem != "" {
-		writeErrorDTO(w, http.StatusBadRequest, problem)
+		writeErrorDTO(w, status, problem)
 		return
 	}
 	s.setDoc(o, doc)
@@ -199,18 +200,19 @@ func (s *Server) delete(w http.ResponseWriter, id string) {
 }
 
 // check validates a resulting document: schema, injected rejections, unique
-// name. Caller holds mu.
-func (s *Server) check(doc map[string]any, self string) string {
+// name. It returns the status and text of the answer; an empty text accepts the document. Caller
+// holds mu.
+func (s *Server) check(doc map[string]any, self string) (int, string) {
 	if p := validateDoc(doc); p != "" {
-		return p
+		return http.StatusBadRequest, p
 	}
-	if msg, bad := s.rejected(doc); bad {
-		return msg
+	if status, msg, bad := s.rejected(doc); bad {
+		return status, msg
 	}
 	if name := doc["name"].(string); s.nameTaken(name, self) {
-		return fmt.Sprintf("A SIM integration named %q already exists; names must be unique.", name)
+		return http.StatusBadRequest, fmt.Sprintf("A SIM integration named %q already exists; names must be unique.", name)
 	}
-	return ""
+	return http.StatusBadRequest, ""
 }
 
 // parseDetails decodes a POST/PUT body (SimIntegrationDetails).
