@@ -45,6 +45,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts *options.Options) erro
 	if err := sims.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up SimIntegration controller: %w", err)
 	}
+	if err := setupNamespaceRelay(mgr, sims); err != nil {
+		return fmt.Errorf("set up the namespace watch: %w", err)
+	}
 	for name, newObj := range map[string]func() simv1alpha1.TenantObject{
 		"tenant":        func() simv1alpha1.TenantObject { return &simv1alpha1.Tenant{} },
 		"clustertenant": func() simv1alpha1.TenantObject { return &simv1alpha1.ClusterTenant{} },

@@ -152,6 +152,9 @@ func (r *SimIntegrationReconciler) connect(ctx context.Context, obj *simv1alpha1
 	if err != nil {
 		return nil, err
 	}
+	if err := r.Tenants.CheckAccess(ctx, t, obj.Namespace); err != nil {
+		return nil, err
+	}
 	conds := t.GetTenantStatus().Conditions
 	if !meta.IsStatusConditionTrue(conds, simv1alpha1.ConditionReady) {
 		msg := "it has not been checked yet"

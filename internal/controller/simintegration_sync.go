@@ -422,9 +422,8 @@ func (r *SimIntegrationReconciler) deleteRemote(ctx context.Context, obj *simv1a
 	conn, err := r.connect(ctx, obj)
 	if err != nil {
 		// A namespace being deleted may already have lost the tenant's Secret; the tenant itself is held
-		// by its finalizer, and its last connection still works.
-		ref := obj.Spec.TenantRef
-		last, ok := r.Tenants.Registry.Lookup(tenant.Key(ref.Kind, obj.Namespace, ref.Name))
+		// by its finalizer, and its last connection still works (for a namespace it still allows).
+		last, ok := r.lastConnection(ctx, obj)
 		if !ok {
 			return err
 		}
