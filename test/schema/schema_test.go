@@ -77,6 +77,15 @@ spec:
   credentialsRef: {name: acme-api-client}
 `
 
+const validClusterTenant = `
+apiVersion: sim.identitynow.io/v1alpha1
+kind: ClusterTenant
+metadata: {name: acme-scoped}
+spec:
+  baseURL: https://acme.api.identitynow.com
+  credentialsRef: {name: acme-api-client}
+`
+
 // with returns manifest with extra spec lines (indented under spec).
 func with(manifest string, specLines ...string) string {
 	return manifest + "  " + strings.Join(specLines, "\n  ") + "\n"
@@ -183,7 +192,19 @@ spec: {baseURL: "https://acme.api.identitynow.com"}
 		Entry("a negative rate limit", with(validTenant, "rateLimit: {requests: -5, period: 10s}"),
 			"spec.rateLimit.requests: Invalid value: -5: spec.rateLimit.requests in body should be greater than or equal to 1"),
 		Entry("a zero rate-limit period", with(validTenant, "rateLimit: {requests: 10, period: 0s}"),
-			"rateLimit.period must be positive"),
+			"rateLimit.period must be between 1s and 1h"),
+		Entry("a rate-limit period under 1s", with(validTenant, "rateLimit: {requests: 10, period: 500ms}"),
+			"rateLimit.period must be between 1s and 1h"),
+		Entry("a rate-limit period of a year", with(validTenant, "rateLimit: {requests: 1, period: 8760h}"),
+			"rateLimit.period must be between 1s and 1h"),
+		Entry("a zero rate-limit request count", with(validTenant, "rateLimit: {requests: 0, period: 10s}"),
+			"spec.rateLimit.requests in body should be greater than or equal to 1"),
+		Entry("ClusterTenant namespaces that are not DNS labels", with(validClusterTenant, "namespaces: [Team_A]"),
+			"spec.namespaces[0]: Invalid value"),
+		Entry("ClusterTenant namespaces repeated", with(validClusterTenant, "namespaces: [a, a]"),
+			"spec.namespaces[1]: Duplicate value"),
+		Entry("ClusterTenant namespaces empty", with(validClusterTenant, "namespaces: []"),
+			"spec.namespaces: Invalid value"),
 		Entry("a bad updateStrategy", with(validTenant, "updateStrategy: Replace"),
 			`spec.updateStrategy: Unsupported value: "Replace"`),
 		Entry("a bad patchFormat", with(validTenant, "patchFormat: MergePatch"),
@@ -198,6 +219,24 @@ spec:
   credentialsRef: {name: acme-api-client}
 `, "tokenURL must start with https://"),
 	)
+
+	It("accepts rate-limit periods from 1s to 1h", func() {
+		for i, period := range []string{"1s", "10s", "1h"} {
+			tenant := objectFrom(with(validTenant, "rateLimit: {requests: 1, period: "+period+"}"), ns)
+			tenant.SetName(fmt.Sprintf("period-%d", i))
+			Expect(k8sClient.Create(ctx, tenant)).To(Succeed(), period)
+		}
+	})
+
+	It("accepts a ClusterTenant scoped by namespaces and a label selector", func() {
+		ct := objectFrom(with(validClusterTenant, "namespaces: [team-a, team-b]",
+			"namespaceSelector: {matchLabels: {sim.identitynow.io/tenant: shared}}"), ns)
+		ct.SetName("scoped-" + ns)
+		Expect(k8sClient.Create(ctx, ct)).To(Succeed())
+		spec := ct.Object["spec"].(map[string]any)
+		Expect(spec["namespaces"]).To(Equal([]any{"team-a", "team-b"}))
+		Expect(spec["rateLimit"]).To(Equal(map[string]any{"requests": int64(100), "period": "10s"}), "the inlined Tenant fields keep their defaults")
+	})
 
 	It("refuses to change tenantRef after creation", func() {
 		sim := objectFrom(validSim, ns)
