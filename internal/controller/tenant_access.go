@@ -64,11 +64,13 @@ func (t *Tenants) CheckAccess(ctx context.Context, obj simv1alpha1.TenantObject,
 	}
 	allowed, err := namespaceAllowed(&ct.Spec, namespace, nsLabels)
 	if err != nil {
-		return stall(simv1alpha1.ReasonTenantNotAllowed, "ClusterTenant %q has an invalid spec.namespaceSelector (%v), so it serves no namespace outside spec.namespaces, and not namespace %q",
+		return stall(simv1alpha1.ReasonTenantNotAllowed,
+			"ClusterTenant %q has an invalid spec.namespaceSelector (%v); it serves only spec.namespaces, which does not name namespace %q",
 			ct.Name, err, namespace)
 	}
 	if !allowed {
-		return stall(simv1alpha1.ReasonTenantNotAllowed, "ClusterTenant %q does not allow namespace %q: it is neither named in spec.namespaces nor matched by spec.namespaceSelector",
+		return stall(simv1alpha1.ReasonTenantNotAllowed,
+			"ClusterTenant %q does not allow namespace %q: it is neither named in spec.namespaces nor matched by spec.namespaceSelector",
 			ct.Name, namespace)
 	}
 	return nil
