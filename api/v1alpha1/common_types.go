@@ -38,7 +38,8 @@ const (
 	ReasonUnauthorized = "Unauthorized"
 	// ReasonTenantNotFound: the referenced Tenant or ClusterTenant does not exist.
 	ReasonTenantNotFound = "TenantNotFound"
-	// ReasonTenantNotReady: the referenced tenant exists but is not Ready.
+	// ReasonTenantNotReady: the referenced tenant exists but is not Ready: Stalled when the tenant is
+	// Stalled, Reconciling while it has not yet proven its credentials.
 	ReasonTenantNotReady = "TenantNotReady"
 	// ReasonTenantNotAllowed: the referenced ClusterTenant does not allow the SimIntegration's
 	// namespace (spec.namespaces, spec.namespaceSelector); no remote call is made on its behalf.
