@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,8 +34,9 @@ import (
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 )
 
-// randText returns n random characters of alphabet (crypto/rand: the values are secrets).
-func randText(n int, alphabet string) string {
+// randText returns n random letters and digits (crypto/rand: the values are secrets).
+func randText(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	var b strings.Builder
 	size := big.NewInt(int64(len(alphabet)))
 	for range n {
@@ -47,11 +49,9 @@ func randText(n int, alphabet string) string {
 	return b.String()
 }
 
-const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
 // pemKey is a fake PEM private key: armor lines around random base64 lines of 64 characters.
 func pemKey() (value, core string) {
-	body := base64.StdEncoding.EncodeToString([]byte(randText(900, alnum)))
+	body := base64.StdEncoding.EncodeToString([]byte(randText(900)))
 	var lines []string
 	for len(body) > 64 {
 		lines = append(lines, body[:64])
@@ -83,12 +83,19 @@ func secretForms(v string) []string {
 type needles struct {
 	windows map[uint64]string // packed 8-byte window → label of its secret
 	short   map[string]string // short form → label
+	// filter has a bit set for every window's hash: most positions of a text are ruled out without
+	// a map lookup, which keeps a scan of a large log short.
+	filter []uint64
 }
+
+const filterBits = 24
+
+func filterHash(w uint64) uint64 { return (w * 0x9E3779B97F4A7C15) >> (64 - filterBits) }
 
 const windowLen = 8
 
 func newNeedles() *needles {
-	return &needles{windows: map[uint64]string{}, short: map[string]string{}}
+	return &needles{windows: map[uint64]string{}, short: map[string]string{}, filter: make([]uint64, 1<<filterBits/64)}
 }
 
 // add registers value under label.
@@ -105,6 +112,8 @@ func (n *needles) add(label, value string) {
 			w = w<<8 | uint64(f[i])
 			if i >= windowLen-1 {
 				n.windows[w] = label
+				h := filterHash(w)
+				n.filter[h/64] |= 1 << (h % 64)
 			}
 		}
 	}
@@ -117,6 +126,9 @@ func (n *needles) find(text string) map[string]string {
 	for i := 0; i < len(text); i++ {
 		w = w<<8 | uint64(text[i])
 		if i >= windowLen-1 {
+			if h := filterHash(w); n.filter[h/64]&(1<<(h%64)) == 0 {
+				continue
+			}
 			if label, ok := n.windows[w]; ok {
 				if _, seen := found[label]; !seen {
 					found[label] = text[i-windowLen+1 : i+1]
@@ -148,7 +160,7 @@ func (n *needles) findInFile(path string) (map[string]*logFinding, int, error) {
 		return nil, 0, err
 	}
 	defer func() { _ = f.Close() }()
-	long := &needles{windows: n.windows}
+	long := &needles{windows: n.windows, filter: n.filter}
 	found := map[string]*logFinding{}
 	size := 0
 	r := bufio.NewReaderSize(f, 1<<20)
@@ -548,4 +560,38 @@ func rawJSON(v any) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 	return b.String()
+}
+
+// TestNeedles checks the secret scanner itself (no cluster needed): every form of a value is found,
+// also cut into a hexdump's 16-byte rows, and unrelated text is not.
+func TestNeedles(t *testing.T) {
+	n := newNeedles()
+	secret := `Qz"` + randText(20) + `<b> &` + randText(12)
+	n.add("s", secret)
+	n.add("short", "q#Z")
+	enc, _ := json.Marshal(map[string]string{"v": secret})
+	for what, text := range map[string]string{
+		"as is":        "msg " + secret + " end",
+		"json":         string(enc),
+		"url":          "?p=" + url.QueryEscape(secret),
+		"base64":       base64.StdEncoding.EncodeToString([]byte(secret)),
+		"hexdump rows": "|" + secret[:16] + "|\n|" + secret[16:32] + "|",
+		"a run":        "…" + secret[5:13] + "…",
+		"short":        "the password q#Z is",
+	} {
+		if len(n.find(text)) == 0 {
+			t.Errorf("%s: not found in %q", what, text)
+		}
+	}
+	if f := n.find("nothing to see here: " + randText(200)); len(f) > 0 {
+		t.Errorf("found %v in unrelated text", f)
+	}
+	path := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(path, []byte("{\"msg\":\"ok\"}\n{\"msg\":\"Response Body\",\"body\":\""+secret[3:20]+"\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	found, _, err := n.findInFile(path)
+	if err != nil || found["s"] == nil || found["s"].msg != "Response Body" || found["short"] != nil {
+		t.Errorf("findInFile: %v %+v", err, found)
+	}
 }
