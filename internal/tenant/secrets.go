@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,7 +159,7 @@ func (r *SecretReader) Value(ctx context.Context, k SecretKey) (SecretValue, err
 		return v, nil
 	}
 	s := &corev1.Secret{}
-	if err := r.API.Get(ctx, nn, s); err != nil {
+	if err := r.API.Get(quiet(ctx), nn, s); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(nn)
 			return SecretValue{}, &SecretKeyError{Namespace: k.Namespace, Name: k.Name}
@@ -174,6 +175,12 @@ func (r *SecretReader) Value(ctx context.Context, k SecretKey) (SecretValue, err
 	}
 	r.keep(k, s, v)
 	return SecretValue{Value: v, ResourceVersion: s.ResourceVersion, Type: s.Type, Labels: meta.Labels}, nil
+}
+
+// quiet keeps the API client from tracing this request's body (client-go logs bodies at verbosity 8
+// and above through the context's logger): a Secret's values never reach a log, at any verbosity.
+func quiet(ctx context.Context) context.Context {
+	return logr.NewContext(ctx, logr.Discard())
 }
 
 func (r *SecretReader) cached(k SecretKey, resourceVersion string) (SecretValue, bool) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -120,5 +122,35 @@ func TestSecretReaderReportsTypeAndLabels(t *testing.T) {
 		if err != nil || v.Type != corev1.SecretTypeServiceAccountToken || v.Labels["l"] != "v" {
 			t.Fatalf("Value = %+v, %v", v, err)
 		}
+	}
+}
+
+// traceCheckingReader records whether the request's logger would trace bodies (client-go logs them at
+// verbosity 8 through the context's logger).
+type traceCheckingReader struct {
+	client.Reader
+	traced bool
+}
+
+func (r *traceCheckingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if logr.FromContextOrDiscard(ctx).V(8).Enabled() {
+		r.traced = true
+	}
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// TestSecretReaderNeverTracesValues: with the manager at the highest verbosity, the API read of a
+// Secret runs with a logger that traces nothing, so client-go never logs the Secret's body.
+func TestSecretReaderNeverTracesValues(t *testing.T) {
+	_, c := newReader(t, bigSecret("a"))
+	api := &traceCheckingReader{Reader: c}
+	r := &SecretReader{Metadata: c, API: api}
+	verbose := funcr.New(func(string, string) {}, funcr.Options{Verbosity: 10})
+	ctx := logr.NewContext(context.Background(), verbose)
+	if _, err := r.Value(ctx, SecretKey{Namespace: "team-b", Name: "a", Key: "password"}); err != nil {
+		t.Fatal(err)
+	}
+	if api.traced {
+		t.Fatal("the Secret was read with a logger that traces request and response bodies")
 	}
 }
