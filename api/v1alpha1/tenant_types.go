@@ -104,6 +104,8 @@ type RateLimit struct {
 // TenantSpec is how to reach one IdentityNow tenant's API.
 // +kubebuilder:validation:XValidation:rule="self.baseURL.startsWith('https://') || self.baseURL.startsWith('http://')",message="baseURL must start with https:// (or http:// where the operator allows insecure HTTP)"
 // +kubebuilder:validation:XValidation:rule="!has(self.tokenURL) || self.tokenURL.startsWith('https://') || self.tokenURL.startsWith('http://')",message="tokenURL must start with https:// (or http:// where the operator allows insecure HTTP)"
+// +kubebuilder:validation:XValidation:rule="!self.baseURL.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')",message="baseURL must not carry user info; put credentials in the Secret named by credentialsRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.tokenURL) || !self.tokenURL.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')",message="tokenURL must not carry user info; put credentials in the Secret named by credentialsRef"
 type TenantSpec struct {
 	// baseURL of the tenant's API, for example https://acme.api.identitynow.com, without user info.
 	// Its host must match the operator's --tenant-host-allowlist.
@@ -111,7 +113,6 @@ type TenantSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="baseURL must be an absolute URL"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')",message="baseURL must not carry user info; put credentials in the Secret named by credentialsRef"
 	BaseURL string `json:"baseURL"`
 
 	// apiRelease is the API release to call: v2024, v2025, v2026, or v1 (SailPoint's per-service
@@ -124,7 +125,6 @@ type TenantSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="tokenURL must be an absolute URL"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')",message="tokenURL must not carry user info; put credentials in the Secret named by credentialsRef"
 	TokenURL string `json:"tokenURL,omitempty"`
 
 	// credentialsRef selects the Secret with the API client's id and secret.
