@@ -16,7 +16,7 @@ func req(ns string, i int) reconcile.Request {
 // TestFairQueueServesNamespacesInTurn: namespace B queues 5,000 objects, then A queues one edit; A's
 // edit is handed out second, not 5,001st, and B's objects keep their order.
 func TestFairQueueServesNamespacesInTurn(t *testing.T) {
-	q := newFairRateLimitingQueue("test", workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	q := fairQueueFor(100)("test", workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	defer q.ShutDown()
 	for i := range 5000 {
 		q.Add(req("team-b", i))
@@ -59,5 +59,46 @@ func TestFairQueueRoundRobin(t *testing.T) {
 	}
 	if len(q.ring) != 0 || len(q.byNamespace) != 0 {
 		t.Fatalf("empty queue keeps %v / %v", q.ring, q.byNamespace)
+	}
+}
+
+// TestCappedQueueLeavesAWorkerForOthers: with 4 workers, namespace B's requests hold at most 3; the
+// 4th worker gets A's request at once although B has more queued, B's parked requests come back as
+// B's workers finish, and nothing is lost or handed out twice.
+func TestCappedQueueLeavesAWorkerForOthers(t *testing.T) {
+	q := fairQueueFor(4)("test", workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer q.ShutDown()
+	for i := range 10 {
+		q.Add(req("team-b", i))
+	}
+	var held []reconcile.Request
+	for range 3 {
+		r, _ := q.Get()
+		held = append(held, r)
+	}
+	q.Add(req("team-a", 0))
+	if r, _ := q.Get(); r != req("team-a", 0) {
+		t.Fatalf("the last free worker got %v, want team-a's request", r)
+	}
+	seen := map[reconcile.Request]bool{req("team-a", 0): true}
+	for _, r := range held {
+		seen[r] = true
+	}
+	// B's workers finish one at a time; each time one parked B request comes back.
+	for len(held) > 0 {
+		q.Done(held[0])
+		held = held[1:]
+		if len(seen) == 11 {
+			continue
+		}
+		r, _ := q.Get()
+		if r.Namespace != "team-b" || seen[r] {
+			t.Fatalf("got %v (seen before: %t)", r, seen[r])
+		}
+		seen[r] = true
+		held = append(held, r)
+	}
+	if len(seen) != 11 {
+		t.Fatalf("%d distinct requests handed out, want 11", len(seen))
 	}
 }

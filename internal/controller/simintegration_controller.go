@@ -40,7 +40,6 @@ type SimIntegrationReconciler struct {
 	// MaxConcurrentReconciles is the number of workers.
 	MaxConcurrentReconciles int
 
-	slots   *namespaceSlots
 	mu      sync.Mutex
 	memory  map[types.NamespacedName]*memo
 	changed chan event.GenericEvent
@@ -68,11 +67,6 @@ type memo struct {
 
 // Reconcile orchestrates one pass: read, act, then write status once.
 func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	release, ok := r.slots.acquire(req.Namespace)
-	if !ok { // this namespace holds its share of the workers: come back shortly, untouched
-		return reconcile.Result{RequeueAfter: busyNamespaceRetry}, nil
-	}
-	defer release()
 	obj, err := r.getCurrent(ctx, req.NamespacedName)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -363,9 +357,6 @@ func (r *SimIntegrationReconciler) forget(key types.NamespacedName) {
 	delete(r.memory, key)
 }
 
-// busyNamespaceRetry is when a request of a namespace that holds its share of the workers is tried again.
-const busyNamespaceRetry = time.Second
-
 // reconcileTimeout is every reconcile's deadline: a few remote requests (each bounded by its own
 // timeout) and their Kubernetes writes fit well within it, and nothing a tenant does holds a shared
 // worker longer.
@@ -405,7 +396,6 @@ func (r *SimIntegrationReconciler) changedEvents() chan event.GenericEvent {
 // SetupWithManager registers the reconciler and its watches: its own spec and annotations, the
 // tenants, the referenced Secrets' metadata and remote changes seen by the snapshots.
 func (r *SimIntegrationReconciler) SetupWithManager(mgr manager.Manager) error {
-	r.slots = newNamespaceSlots(max(1, r.MaxConcurrentReconciles))
 	return builder.ControllerManagedBy(mgr).
 		For(&simv1alpha1.SimIntegration{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
@@ -416,7 +406,7 @@ func (r *SimIntegrationReconciler) SetupWithManager(mgr manager.Manager) error {
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			ReconciliationTimeout:   reconcileTimeout,
-			NewQueue:                newFairRateLimitingQueue, // namespaces are served in turn
+			NewQueue:                fairQueueFor(max(1, r.MaxConcurrentReconciles)), // namespaces in turn, capped
 		}).
 		Complete(r)
 }

@@ -120,8 +120,6 @@ type TenantReconciler struct {
 	Tenants *Tenants
 	// New returns an empty object of the reconciled kind.
 	New func() simv1alpha1.TenantObject
-
-	slots *namespaceSlots
 }
 
 // tenantWorkers is the number of workers per tenant kind; one namespace holds at most one of them.
@@ -134,11 +132,6 @@ const tenantWorkers = 2
 
 // Reconcile checks one tenant object.
 func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, retErr error) {
-	release, ok := r.slots.acquire(req.Namespace)
-	if !ok { // a token endpoint of this namespace is slow: leave the other worker to other namespaces
-		return reconcile.Result{RequeueAfter: busyNamespaceRetry}, nil
-	}
-	defer release()
 	obj := r.New()
 	if err := r.Tenants.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -232,7 +225,6 @@ func patchTenantStatus(ctx context.Context, c client.Client, before, after simv1
 // SetupWithManager registers the reconciler for its kind, watching the credential Secrets' metadata.
 func (r *TenantReconciler) SetupWithManager(mgr manager.Manager, name string) error {
 	sample := r.New()
-	r.slots = newNamespaceSlots(tenantWorkers)
 	return ctrl.ControllerManagedBy(mgr).
 		Named(name).
 		For(sample, ctrl.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted()))).
@@ -240,7 +232,7 @@ func (r *TenantReconciler) SetupWithManager(mgr manager.Manager, name string) er
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: tenantWorkers,
 			ReconciliationTimeout:   reconcileTimeout,
-			NewQueue:                newFairRateLimitingQueue,
+			NewQueue:                fairQueueFor(tenantWorkers),
 		}).
 		Complete(r)
 }
