@@ -124,7 +124,7 @@ func (q *cappedQueue) Done(req reconcile.Request) {
 	q.TypedRateLimitingInterface.Done(req)
 	if next != nil {
 		q.TypedRateLimitingInterface.Done(*next)
-		q.TypedRateLimitingInterface.Add(*next)
+		q.Add(*next)
 	}
 }
 

@@ -106,17 +106,7 @@ func start(t *testing.T, fakeArgs ...string) *suite {
 		}
 		_ = os.RemoveAll(workDir)
 	})
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.Cluster.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 200, 400
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = simv1alpha1.AddToScheme(scheme)
-	if s.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		t.Fatal(err)
-	}
+	s.c = typedClient(t, env.Cluster.Kubeconfig)
 	s.must(t, s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	s.must(t, s.c.Create(ctx, secret(ns, "rel-api-client", map[string]string{"clientId": relClientID, "clientSecret": relSecret})))
 	s.must(t, s.c.Create(ctx, secret(ns, "rl-api-client", map[string]string{"clientId": rlClientID, "clientSecret": rlSecret})))
@@ -126,6 +116,24 @@ func start(t *testing.T, fakeArgs ...string) *suite {
 	s.waitTenantReady(t, "acme")
 	s.waitTenantReady(t, "limited")
 	return s
+}
+
+// typedClient returns a client of the test's own for the kubeconfig, with the operator's kinds.
+func typedClient(t *testing.T, kubeconfig string) client.Client {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = simv1alpha1.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func (s *suite) must(t *testing.T, err error) {

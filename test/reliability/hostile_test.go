@@ -17,10 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -155,17 +152,7 @@ func startHostile(t *testing.T) *hostile {
 	if env.Fake.URL != "http://"+fakeAddr {
 		t.Fatalf("the fake listens on %s, not on %s", env.Fake.URL, fakeAddr)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.Cluster.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 200, 400
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = simv1alpha1.AddToScheme(scheme)
-	if s.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		t.Fatal(err)
-	}
+	s.c = typedClient(t, env.Cluster.Kubeconfig)
 	for _, n := range []string{nsA, nsB, harness.OperatorNamespace} {
 		s.must(t, s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}))
 	}
