@@ -440,10 +440,24 @@ func (r *SimIntegrationReconciler) deleteRemote(ctx context.Context, obj *simv1a
 		}
 		id = it.ID
 	}
-	if err := conn.Remote.Delete(ctx, id); err != nil && !identitynow.IsNotFound(err) {
+	if err := conn.Remote.Delete(r.withReadableSecretValues(ctx, obj), id); err != nil && !identitynow.IsNotFound(err) {
 		return err
 	}
 	conn.Snapshot.Remove(id)
 	r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", "Deleted remote integration %s", id)
 	return nil
+}
+
+// withReadableSecretValues declares sensitive the secret attribute values that can still be read, so
+// that an error echoing the stored object is redacted on delete too. A Secret already gone (a namespace
+// being deleted) does not hold the delete up: its value simply cannot be declared.
+func (r *SimIntegrationReconciler) withReadableSecretValues(ctx context.Context, obj *simv1alpha1.SimIntegration) context.Context {
+	var values []string
+	for _, sa := range obj.Spec.SecretAttributes {
+		key := tenant.SecretKey{Namespace: obj.Namespace, Name: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key}
+		if v, err := r.Tenants.Secrets.Value(ctx, key); err == nil {
+			values = append(values, string(v.Value))
+		}
+	}
+	return identitynow.WithSensitive(ctx, values...)
 }

@@ -670,6 +670,31 @@ func (h *hostile) secretEcho(t *testing.T) {
 			t.Errorf("the fake never answered an echoing rejection for %s", c.name)
 		}
 	}
+	// Deleting: the remote refuses the DELETE with a 500 quoting the stored object. The delete sends
+	// no attribute, so only the delete path's own declaration of the secret attributes redacts it.
+	delValue := randText(40)
+	h.secret("B's echoed secret (delete)", delValue)
+	delName := "b-echo-delete"
+	h.must(t, h.c.Create(ctx, secretIn(nsB, delName, map[string]string{"value": delValue})))
+	od := newSimIn(nsB, delName, simv1alpha1.TenantReference{Name: "b-own"}, delName, map[string]any{"k": "team-b"})
+	od.Spec.SecretAttributes = []simv1alpha1.SecretAttribute{secretAttr("password", delName, "value")}
+	labelled(od, "echo")
+	h.must(t, h.c.Create(ctx, od))
+	h.waitCondition(t, "sim", nsB, delName, "Ready", 30*time.Second)
+	h.must(t, h.Fake.Reject(ctx, map[string]any{"pointer": "/description", "value": delName, "status": 500,
+		"echo": "/attributes", "message": "Cannot delete the integration with attributes {echo}"}))
+	h.must(t, h.c.Delete(ctx, od))
+	if cond := h.waitCondition(t, "sim", nsB, delName, "Reconciling", 30*time.Second, simv1alpha1.ReasonRetrying); cond != nil {
+		dn := newNeedles()
+		dn.add("delete", delValue)
+		if found := dn.find(cond.Message); len(found) > 0 {
+			t.Errorf("%s: the Reconciling message holds part of the secret (%q): %q", delName, found["delete"], cond.Message)
+		}
+		rows = append(rows, fmt.Sprintf("delete: %s %q", cond.Reason, trim(cond.Message)))
+	}
+	h.must(t, h.Fake.ClearFaults(ctx)) // every echo case is checked: let the delete through
+	cases = append(cases, echoCase{name: "delete", value: delValue})
+
 	// The manager's log and B's Events hold no run of any of them either.
 	all := newNeedles()
 	for _, c := range cases {

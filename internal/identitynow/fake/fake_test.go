@@ -762,3 +762,24 @@ func TestRejectionEcho(t *testing.T) {
 		t.Fatalf("after ClearFaults: %d %s", r.status, r.body)
 	}
 }
+
+// TestRejectionRefusesDelete: a rejection that matches a stored document refuses its DELETE, quoting
+// the stored value, and leaves the object in place.
+func TestRejectionRefusesDelete(t *testing.T) {
+	h := start(t, Options{})
+	tok := h.token(testClient, testSecret)
+	p := "/v2024/sim-integrations"
+	id := h.create(tok, p, `{"name":"D","description":"keep-me","attributes":{"password":"stored-pw-123"}}`)["id"].(string)
+	h.s.Reject(Rejection{Pointer: "/description", Value: "keep-me", Status: 500,
+		Message: "Cannot delete the integration with attributes {echo}", Echo: "/attributes"})
+	r := h.sim(tok, http.MethodDelete, p+"/"+id, "", "")
+	if r.status != 500 {
+		t.Fatalf("DELETE: status %d %s", r.status, r.body)
+	}
+	if got := errorTexts(t, r); len(got) != 1 || !strings.Contains(got[0], "stored-pw-123") {
+		t.Errorf("texts %q, want the stored password quoted", got)
+	}
+	if _, ok := h.s.Get(id); !ok {
+		t.Fatal("a refused DELETE removed the object")
+	}
+}

@@ -138,7 +138,7 @@ type rejection struct {
 }
 
 // Rejection refuses writes whose resulting document has Value at the JSON Pointer Pointer (see
-// RejectField). Echo makes the message quote a value of that document, as some servers quote the
+// RejectField), and deletes of a stored document that has it. Echo makes the message quote a value of that document, as some servers quote the
 // offending or the stored value in their error texts: the fake then answers with whatever the
 // client sent, or stored earlier, secret attribute values included.
 type Rejection struct {

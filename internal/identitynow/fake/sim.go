@@ -190,6 +190,14 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, rt route, body []
 
 func (s *Server) delete(w http.ResponseWriter, id string) {
 	s.mu.Lock()
+	if o, found := s.store[id]; found {
+		// A rejection refuses the delete of a stored document it matches, quoting it if it echoes.
+		if status, msg, bad := s.rejected(o.doc); bad {
+			s.mu.Unlock()
+			writeErrorDTO(w, status, msg)
+			return
+		}
+	}
 	ok := s.removeLocked(id)
 	s.mu.Unlock()
 	if !ok {
