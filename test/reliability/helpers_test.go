@@ -96,16 +96,7 @@ func start(t *testing.T, fakeArgs ...string) *suite {
 		t.Fatal(err)
 	}
 	s := &suite{Env: env, workDir: workDir, metricsAddr: metricsAddr, figures: map[string]any{}}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping: %v", err)
-		}
-		if t.Failed() || os.Getenv("RELIABILITY_KEEP") != "" {
-			t.Logf("keeping %s (logs)", workDir)
-			return
-		}
-		_ = os.RemoveAll(workDir)
-	})
+	stopAtCleanup(t, env, workDir)
 	s.c = typedClient(t, env.Cluster.Kubeconfig)
 	s.must(t, s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	s.must(t, s.c.Create(ctx, secret(ns, "rel-api-client", map[string]string{"clientId": relClientID, "clientSecret": relSecret})))
@@ -116,6 +107,21 @@ func start(t *testing.T, fakeArgs ...string) *suite {
 	s.waitTenantReady(t, "acme")
 	s.waitTenantReady(t, "limited")
 	return s
+}
+
+// stopAtCleanup stops the environment when the test ends, and removes its work directory unless the
+// test failed or RELIABILITY_KEEP is set (the logs are kept for reading).
+func stopAtCleanup(t *testing.T, env *harness.Env, workDir string) {
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping: %v", err)
+		}
+		if t.Failed() || os.Getenv("RELIABILITY_KEEP") != "" {
+			t.Logf("keeping %s (logs)", workDir)
+			return
+		}
+		_ = os.RemoveAll(workDir)
+	})
 }
 
 // typedClient returns a client of the test's own for the kubeconfig, with the operator's kinds.

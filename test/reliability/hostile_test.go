@@ -139,16 +139,7 @@ func startHostile(t *testing.T) *hostile {
 	}
 	s := &suite{Env: env, workDir: workDir, metricsAddr: metricsAddr, figures: map[string]any{}}
 	h.suite = s
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping: %v", err)
-		}
-		if t.Failed() || os.Getenv("RELIABILITY_KEEP") != "" {
-			t.Logf("keeping %s (logs)", workDir)
-			return
-		}
-		_ = os.RemoveAll(workDir)
-	})
+	stopAtCleanup(t, env, workDir)
 	if env.Fake.URL != "http://"+fakeAddr {
 		t.Fatalf("the fake listens on %s, not on %s", env.Fake.URL, fakeAddr)
 	}
