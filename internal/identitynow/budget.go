@@ -172,20 +172,6 @@ func (b *Budget) grant(t time.Time) {
 	}
 }
 
-// Wait blocks until a request slot is taken (nil) or ctx is done (ctx.Err()).
-// It also waits out a block. The client itself never waits longer than MaxWait (see Take).
-func (b *Budget) Wait(ctx context.Context) error {
-	for {
-		d := b.Reserve()
-		if d == 0 {
-			return nil
-		}
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-}
-
 // MaxWait is the longest a request waits in-process for a budget slot. Beyond it the caller is told
 // how long until the budget has room and sends nothing, so a shared worker is never parked on one
 // tenant's budget.
