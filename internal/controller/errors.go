@@ -67,9 +67,6 @@ func classify(err error) verdict {
 	if we, ok := errors.AsType[*waitError](err); ok {
 		return verdict{outcome: progressing(we.reason, we.message), requeueAfter: we.after}
 	}
-	if errors.Is(err, tenant.ErrListInFlight) {
-		return verdict{outcome: progressing(simv1alpha1.ReasonProgressing, "Waiting for the tenant's remote objects to be listed"), requeueAfter: time.Second}
-	}
 	if tl, ok := errors.AsType[*tenant.SecretValueTooLargeError](err); ok {
 		return verdict{outcome: stalled(simv1alpha1.ReasonInvalidSpec, tl.Error()), requeueAfter: stalledRetryInterval}
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -79,6 +80,11 @@ func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.
 	before := obj.DeepCopy()
 
 	o, result, err := r.reconcile(ctx, obj)
+	if errors.Is(err, tenant.ErrListInFlight) {
+		// Another reconcile of the tenant is listing: nothing changed for this object, so its status
+		// stays as it is (a slow list of a large tenant must not rewrite every status twice).
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
 	if err != nil {
 		v := classify(err)
 		o, result, err = v.outcome, reconcile.Result{RequeueAfter: v.requeueAfter}, v.err

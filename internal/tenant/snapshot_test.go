@@ -237,3 +237,22 @@ func TestSnapshotRefreshKeepsUnchangedEntries(t *testing.T) {
 		t.Errorf("fields = %v", it.Fields)
 	}
 }
+
+// TestSnapshotBoundsTheWaitForAnotherCallersList: while one caller's list hangs (a slow tenant API),
+// another caller waits MaxListWait at most, then is told to come back instead of holding its worker.
+func TestSnapshotBoundsTheWaitForAnotherCallersList(t *testing.T) {
+	s := NewSnapshot(nil, nil)
+	release := make(chan struct{})
+	hanging := func(context.Context, func(identitynow.Integration)) error {
+		<-release
+		return nil
+	}
+	go func() { _, _ = s.Get(context.Background(), hanging, time.Minute, time.Time{}) }()
+	defer close(release)
+	time.Sleep(50 * time.Millisecond) // the first caller's list is in flight
+	start := time.Now()
+	_, err := s.Get(context.Background(), hanging, time.Minute, time.Time{})
+	if took := time.Since(start); !errors.Is(err, ErrListInFlight) || took > MaxListWait+time.Second {
+		t.Fatalf("second caller: %v after %s; want ErrListInFlight after about %s", err, took, MaxListWait)
+	}
+}
