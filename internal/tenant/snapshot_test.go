@@ -243,9 +243,13 @@ func TestSnapshotRefreshKeepsUnchangedEntries(t *testing.T) {
 func TestSnapshotBoundsTheWaitForAnotherCallersList(t *testing.T) {
 	s := NewSnapshot(nil, nil)
 	release := make(chan struct{})
-	hanging := func(context.Context, func(identitynow.Integration)) error {
-		<-release
-		return nil
+	hanging := func(ctx context.Context, _ func(identitynow.Integration)) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	go func() { _, _ = s.Get(context.Background(), hanging, time.Minute, time.Time{}) }()
 	defer close(release)
