@@ -2,8 +2,11 @@
 # Builds kube-apiserver, etcd and kubectl from source through the Go module proxy and caches them
 # where setup-envtest keeps its binaries, so envtest, the e2e suite and the demo find them through
 # KUBEBUILDER_ASSETS. Nothing prebuilt is downloaded. Does nothing when the binaries are already there.
+# With NODE_BINARIES=1 it also builds what a real single-node cluster needs (kube-controller-manager,
+# kube-scheduler, kubelet, kube-proxy) from the same module graph, into the same directory.
 #
-# Usage: hack/envtest-assets.sh        # builds if needed, prints the assets directory
+# Usage: hack/envtest-assets.sh                  # builds if needed, prints the assets directory
+#        NODE_BINARIES=1 hack/envtest-assets.sh  # the same, plus the node binaries (make e2e-cluster)
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-1.37.2}"
@@ -14,7 +17,16 @@ WORK_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/sim-operator/envtest-build"
 
 log() { printf 'envtest-assets: %s\n' "$*" >&2; }
 
-if [[ -x "$ASSETS_DIR/kube-apiserver" && -x "$ASSETS_DIR/etcd" && -x "$ASSETS_DIR/kubectl" ]]; then
+K8S_COMMANDS=(kube-apiserver kubectl)
+if [[ "${NODE_BINARIES:-0}" == 1 ]]; then
+  K8S_COMMANDS+=(kube-controller-manager kube-scheduler kubelet kube-proxy)
+fi
+
+missing=0
+for cmd in etcd "${K8S_COMMANDS[@]}"; do
+  [[ -x "$ASSETS_DIR/$cmd" ]] || missing=1
+done
+if [[ $missing == 0 ]]; then
   echo "$ASSETS_DIR"
   exit 0
 fi
@@ -44,14 +56,18 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true)
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${K8S_MINOR} -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION} -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=${K8S_MINOR}"
-  for cmd in kube-apiserver kubectl; do
+  for cmd in "${K8S_COMMANDS[@]}"; do
     if [[ ! -x "$ASSETS_DIR/$cmd" ]]; then
-      log "building $cmd v${K8S_VERSION} from source (kube-apiserver takes about 9 minutes on 2 cores the first time)"
+      log "building $cmd v${K8S_VERSION} from source (kube-apiserver takes about 9 minutes on 2 cores the first time; the four node binaries about 10 more)"
       (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$ASSETS_DIR/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
       mv "$ASSETS_DIR/$cmd.tmp" "$ASSETS_DIR/$cmd"
     fi
