@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/identitynow"
@@ -145,12 +144,6 @@ func digest(v any) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// isMasked reports whether the remote hid a value (e.g. "********").
-func isMasked(v any) bool {
-	s, ok := v.(string)
-	return ok && s != "" && strings.Trim(s, "*") == ""
-}
-
 // comparableObserved returns the observed document with what the remote does not show filled in:
 // a field the remote does not return, or an attribute it masks, counts as equal to desired when the
 // last-applied record says the operator already sent the current value (same plain digest, same
@@ -191,7 +184,7 @@ func fillAttributes(got, want any, d desiredState, last *simv1alpha1.LastApplied
 	gotMap = maps.Clone(gotMap)
 	for key, wv := range wantMap {
 		gv, present := gotMap[key]
-		if present && !isMasked(gv) {
+		if present && !identitynow.IsMasked(gv) {
 			continue
 		}
 		secret := slices.Contains(d.SecretAttributes, key)
@@ -240,7 +233,7 @@ func putDocument(observed map[string]any, want desiredState) (identitynow.Detail
 	maps.Copy(merged, want.Doc)
 	if a, ok := merged["attributes"].(map[string]any); ok {
 		for k, v := range a {
-			if isMasked(v) {
+			if identitynow.IsMasked(v) {
 				return identitynow.Details{}, stall(simv1alpha1.ReasonInvalidSpec,
 					"updateStrategy Put would overwrite the masked attribute %q with its mask; manage it in spec.attributes or spec.secretAttributes", k)
 			}

@@ -377,7 +377,7 @@ func isSecretKey(key string, secretKeys []string) bool {
 func holdsSecret(v any, secretKeys []string) bool {
 	switch x := v.(type) {
 	case string:
-		return IsMasked(x)
+		return identitynow.IsMasked(x)
 	case []any:
 		return slices.ContainsFunc(x, func(e any) bool { return holdsSecret(e, secretKeys) })
 	case map[string]any:
@@ -392,9 +392,6 @@ func holdsSecret(v any, secretKeys []string) bool {
 
 // runes counts characters as the CRD schema's maxLength does (Unicode code points).
 func runes(s string) int { return utf8.RuneCountInString(s) }
-
-// IsMasked reports whether s is a value the remote hid, such as "********".
-func IsMasked(s string) bool { return s != "" && strings.Trim(s, "*") == "" }
 
 func jsonType(v any) string {
 	switch v.(type) {

@@ -102,7 +102,7 @@ func New(cfg Config) (*Client, error) {
 
 func withDefaults(cfg Config) Config {
 	if cfg.TokenURL == "" && cfg.BaseURL != "" {
-		cfg.TokenURL = strings.TrimRight(cfg.BaseURL, "/") + "/oauth/token"
+		cfg.TokenURL = DefaultTokenURL(cfg.BaseURL)
 	}
 	if cfg.Release == "" {
 		cfg.Release = ReleaseV2024

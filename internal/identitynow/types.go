@@ -12,6 +12,7 @@ package identitynow
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -91,4 +92,17 @@ type Integration struct {
 	// is absent; clusterRef.id becomes "cluster" when "cluster" is absent or null;
 	// attributes, statusMap and request sent as JSON-encoded strings are decoded.
 	Fields map[string]any
+}
+
+// IsMasked reports whether a value is one the remote hid, such as "********": a non-empty string of
+// '*' only. The remote returns credential attributes that way (or leaves them out).
+func IsMasked(v any) bool {
+	s, ok := v.(string)
+	return ok && s != "" && strings.Trim(s, "*") == ""
+}
+
+// DefaultTokenURL is the OAuth token endpoint of a tenant whose token URL is not set: the API base URL
+// followed by /oauth/token.
+func DefaultTokenURL(baseURL string) string {
+	return strings.TrimRight(baseURL, "/") + "/oauth/token"
 }

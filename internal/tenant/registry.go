@@ -169,7 +169,7 @@ func (r *Registry) Connect(key string, spec simv1alpha1.TenantSpec, creds Creden
 	}
 	tokenURL := spec.TokenURL
 	if tokenURL == "" {
-		tokenURL = strings.TrimRight(spec.BaseURL, "/") + "/oauth/token"
+		tokenURL = identitynow.DefaultTokenURL(spec.BaseURL)
 	}
 	release := identitynow.Release(spec.APIRelease)
 	cred := credentialDigest(tokenURL, creds)
