@@ -30,13 +30,10 @@ import (
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -127,10 +124,8 @@ func run(opts *options.Options, metricsAddr, probeAddr, pprofAddr string,
 		// (controller-runtime would otherwise look for the in-pod namespace file).
 		LeaderElectionNamespace:       opts.ClusterResourceNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		// Secret values are never cached: the reconcilers watch Secret metadata and read the few
-		// referenced Secrets directly.
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Cache:  cache.Options{DefaultTransform: controller.CacheTransform()},
+		Client:                        controller.ClientOptions(),
+		Cache:                         controller.CacheOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

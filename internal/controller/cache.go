@@ -3,12 +3,25 @@ package controller
 import (
 	"unique"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 )
+
+// ClientOptions are the manager client's options: Secret values are never cached, the reconcilers
+// watch Secret metadata and read the few referenced Secrets directly. Every manager of sim-operator
+// (the binary and the test suites) uses them.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+}
+
+// CacheOptions are the manager cache's options (CacheTransform on every object).
+func CacheOptions() crcache.Options {
+	return crcache.Options{DefaultTransform: CacheTransform()}
+}
 
 // lastAppliedAnnotation is where `kubectl apply` (client-side) keeps a full copy of the object.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"

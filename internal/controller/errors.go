@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/identitynow"
 	"github.com/sim-operator/sim-operator/internal/tenant"
@@ -56,13 +54,17 @@ type verdict struct {
 }
 
 // classify turns any error of a reconcile into a verdict, in one place: terminal errors stall with no
-// retry storm, rate limits wait exactly Retry-After, transient errors back off exponentially.
+// retry storm, rate limits wait exactly Retry-After, transient errors back off exponentially. Write
+// conflicts never reach it: the reconcilers requeue them without a condition.
 func classify(err error) verdict {
 	if se, ok := errors.AsType[*stallError](err); ok {
 		return verdict{outcome: stalled(se.reason, se.message), requeueAfter: stalledRetryInterval}
 	}
 	if ae, ok := errors.AsType[*identitynow.AddressError](err); ok {
 		return verdict{outcome: stalled(simv1alpha1.ReasonHostNotAllowed, addressRefusal(ae)), requeueAfter: stalledRetryInterval}
+	}
+	if ce, ok := errors.AsType[*tenant.ConfigError](err); ok {
+		return verdict{outcome: stalled(ce.Reason, ce.Message), requeueAfter: stalledRetryInterval}
 	}
 	if we, ok := errors.AsType[*waitError](err); ok {
 		return verdict{outcome: progressing(we.reason, we.message), requeueAfter: we.after}
@@ -72,9 +74,6 @@ func classify(err error) verdict {
 	}
 	if sk, ok := errors.AsType[*tenant.SecretKeyError](err); ok {
 		return verdict{outcome: stalled(simv1alpha1.ReasonSecretNotFound, sk.Error()), requeueAfter: stalledRetryInterval}
-	}
-	if apierrors.IsConflict(err) {
-		return verdict{outcome: progressing(simv1alpha1.ReasonProgressing, "Retrying after a conflicting update"), requeueAfter: time.Second}
 	}
 	msg := remoteMessage(err)
 	switch identitynow.KindOf(err) {

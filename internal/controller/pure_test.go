@@ -178,6 +178,7 @@ func TestClassify(t *testing.T) {
 		{&identitynow.Error{Kind: identitynow.KindTransport}, outcomeProgressing, simv1alpha1.ReasonRetrying, 0, true, false},
 		{stall(simv1alpha1.ReasonNameConflict, "taken"), outcomeStalled, simv1alpha1.ReasonNameConflict, stalledRetryInterval, false, false},
 		{fmt.Errorf("wrapped: %w", &tenant.SecretKeyError{Namespace: "ns", Name: "s", Key: "k"}), outcomeStalled, simv1alpha1.ReasonSecretNotFound, stalledRetryInterval, false, false},
+		{&tenant.ConfigError{Reason: simv1alpha1.ReasonTenantNotAllowed, Message: "not here"}, outcomeStalled, simv1alpha1.ReasonTenantNotAllowed, stalledRetryInterval, false, false},
 		{errors.New("apiserver hiccup"), outcomeProgressing, simv1alpha1.ReasonRetrying, 0, true, false},
 	} {
 		v := classify(tc.err)
@@ -230,7 +231,7 @@ func TestLocate(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(s)
 			}
-			got, err := locate(s, tc.known, view)
+			got, err := locate(s, policyFor(&s.Spec), tc.known, view)
 			if tc.errText != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errText) {
 					t.Fatalf("err = %v, want it to mention %q", err, tc.errText)
@@ -241,7 +242,7 @@ func TestLocate(t *testing.T) {
 				t.Fatal(err)
 			}
 			switch {
-			case tc.create && got.remote != nil, tc.gone != got.vanished, tc.claim != got.claim:
+			case tc.create && got.remote != nil, tc.gone != (got.vanished != ""), tc.claim != got.claim:
 				t.Fatalf("got %+v", got)
 			case tc.wantID != "" && (got.remote == nil || got.remote.ID != tc.wantID):
 				t.Fatalf("got %+v, want id %s", got, tc.wantID)
@@ -252,14 +253,14 @@ func TestLocate(t *testing.T) {
 
 func viewOf(t *testing.T, items ...identitynow.Integration) tenant.View {
 	t.Helper()
-	s := tenant.NewSnapshot(nil, nil)
 	list := func(_ context.Context, each func(identitynow.Integration)) error {
 		for _, it := range items {
 			each(it)
 		}
 		return nil
 	}
-	v, err := s.Get(t.Context(), list, time.Hour, time.Time{})
+	s := tenant.NewSnapshot(tenant.SnapshotOptions{List: list, Interval: time.Hour})
+	v, err := s.Get(t.Context(), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,14 +310,14 @@ func TestPutDocumentKeepsUnmanagedFields(t *testing.T) {
 
 func TestRefusePlaceholders(t *testing.T) {
 	placeholder := map[string]secretValue{"password": {Value: "REPLACE_ME", Version: simv1alpha1.SecretVersion{Secret: "sn", Key: "password"}}}
-	if err := refusePlaceholders(pureSim(nil), placeholder); err == nil || !strings.Contains(err.Error(), "sim-operator-export") {
+	if err := refusePlaceholders(policyFor(&pureSim(nil).Spec), placeholder); err == nil || !strings.Contains(err.Error(), "sim-operator-export") {
 		t.Errorf("a managed object must not send the export placeholder: %v", err)
 	}
 	observer := pureSim(func(s *simv1alpha1.SimIntegration) { s.Spec.ManagementPolicy = simv1alpha1.ManagementPolicyObserveOnly })
-	if err := refusePlaceholders(observer, placeholder); err != nil {
+	if err := refusePlaceholders(policyFor(&observer.Spec), placeholder); err != nil {
 		t.Errorf("observing with placeholders is fine: %v", err)
 	}
-	if err := refusePlaceholders(pureSim(nil), secretsAt("1")); err != nil {
+	if err := refusePlaceholders(policyFor(&pureSim(nil).Spec), secretsAt("1")); err != nil {
 		t.Errorf("real values pass: %v", err)
 	}
 }
@@ -388,34 +389,5 @@ func TestOlderThan(t *testing.T) {
 		if got := olderThan(tc.a, tc.b); got != tc.want {
 			t.Errorf("olderThan(%q, %q) = %t, want %t", tc.a, tc.b, got, tc.want)
 		}
-	}
-}
-
-func TestSettleDropsWhatTheCacheHolds(t *testing.T) {
-	r := &SimIntegrationReconciler{}
-	obj := pureSim(nil)
-	obj.UID, obj.ResourceVersion = "u1", "10"
-	r.remember(obj, func(m *memo) { m.id, m.statusVersion = "abc", "11" })
-
-	r.settle(obj) // the cache has not seen the write with the id yet
-	if r.recall(obj).id != "abc" {
-		t.Fatal("a memo the cache does not yet reflect was dropped")
-	}
-	obj.ResourceVersion, obj.Status.ID = "11", "abc"
-	r.settle(obj)
-	if len(r.memory) != 0 {
-		t.Fatalf("memo kept after the cache caught up: %+v", r.recall(obj))
-	}
-
-	r.remember(obj, func(m *memo) { m.createEndedAt = time.Unix(1, 0) })
-	obj.Status.ID = ""
-	r.settle(obj)
-	if r.recall(obj).createEndedAt.IsZero() {
-		t.Fatal("an unknown create outcome must be remembered until it is resolved")
-	}
-	other := obj.DeepCopy()
-	other.UID = "u2" // deleted and created again under the same name
-	if m := r.recall(other); !m.createEndedAt.IsZero() {
-		t.Fatal("a new incarnation inherited the old one's memo")
 	}
 }

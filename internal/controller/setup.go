@@ -33,7 +33,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts *options.Options) erro
 		Logger:            mgr.GetLogger().WithName("identitynow"),
 		Timeout:           opts.RemoteTimeout,
 	})
-	tenants := &Tenants{
+	tenants := &tenant.Resolver{
 		Client: mgr.GetClient(),
 		// Secret metadata comes from the metadata-only informer (the client bypasses the cache for
 		// Secrets entirely); values are read from the API server when a resourceVersion changes.
@@ -52,7 +52,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts *options.Options) erro
 		"tenant":        func() simv1alpha1.TenantObject { return &simv1alpha1.Tenant{} },
 		"clustertenant": func() simv1alpha1.TenantObject { return &simv1alpha1.ClusterTenant{} },
 	} {
-		if err := (&TenantReconciler{Tenants: tenants, New: newObj}).SetupWithManager(mgr, name); err != nil {
+		if err := (&TenantReconciler{Client: mgr.GetClient(), Tenants: tenants, New: newObj}).SetupWithManager(mgr, name); err != nil {
 			return fmt.Errorf("set up %s controller: %w", name, err)
 		}
 	}

@@ -3,15 +3,12 @@ package controller
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -23,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/export"
@@ -34,31 +30,32 @@ import (
 // SimIntegrationReconciler keeps remote SIM integrations equal to their SimIntegration objects.
 type SimIntegrationReconciler struct {
 	client.Client
-	Tenants  *Tenants
+	Tenants  *tenant.Resolver
 	Recorder events.EventRecorder
 	// Clock defaults to time.Now.
 	Clock func() time.Time
 	// MaxConcurrentReconciles is the number of workers.
 	MaxConcurrentReconciles int
 
-	mu      sync.Mutex
-	memory  map[types.NamespacedName]*memo
-	changed chan event.GenericEvent
+	// written is what this process wrote to each object, so a stale cached copy is never acted on.
+	written consistencyStore
+	// creates holds remote ids and create outcomes the cached status may not show yet.
+	creates recentCreates
+	// changes enqueues objects whose remote copy changed (set up by SetupWithManager).
+	changes *remoteChanges
 }
 
-// memo is what this process knows about an object beyond its (possibly stale) cached copy. It is kept
-// by name and belongs to one incarnation (UID) of the object.
-type memo struct {
-	uid types.UID
-	// id is the remote id this process created or claimed; it covers the window in which the cache
-	// has not yet seen the status write that stored it.
-	id string
-	// createEndedAt is when a create with an unknown outcome (timeout, 5xx) ended: the next lookup by
-	// name must use a list sent after it.
-	createEndedAt time.Time
-	// statusVersion is the resourceVersion of this process's last status write: a cached copy older
-	// than that must not be acted on (it would carry an out-of-date last-applied record).
-	statusVersion string
+// scope is one reconcile of one SimIntegration: the object as it is being changed in memory, its
+// management policy, and what the steps found on the way.
+type scope struct {
+	obj    *simv1alpha1.SimIntegration
+	policy policy
+	// conn is the tenant's connection, once connected.
+	conn *tenant.Connection
+	// want is the desired remote document, once built.
+	want desiredState
+	// fresh: the user asked for a fresh read (a requested-at annotation not yet handled).
+	fresh bool
 }
 
 // +kubebuilder:rbac:groups=sim.identitynow.io,resources=simintegrations,verbs=get;list;watch;patch
@@ -68,37 +65,39 @@ type memo struct {
 
 // Reconcile orchestrates one pass: read, act, then write status once.
 func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	obj, err := r.getCurrent(ctx, req.NamespacedName)
-	if err != nil {
-		return reconcile.Result{}, err
+	obj := &simv1alpha1.SimIntegration{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
+		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if obj == nil { // deleted
-		r.forget(req.NamespacedName)
-		r.Tenants.Secrets.Release(simSecretOwner(req.NamespacedName))
-		return reconcile.Result{}, nil
+	if !r.written.EnsureReady(obj) {
+		return reconcile.Result{RequeueAfter: staleCacheRequeue}, nil // the cache has not seen our last write yet
 	}
+	r.creates.Settle(obj)
 	before := obj.DeepCopy()
+	s := &scope{obj: obj, policy: policyFor(&obj.Spec)}
 
-	o, result, err := r.reconcile(ctx, obj)
-	if errors.Is(err, tenant.ErrListInFlight) {
+	o, err := r.reconcile(ctx, s)
+	switch {
+	case errors.Is(err, tenant.ErrListInFlight):
 		// Another reconcile of the tenant is listing: nothing changed for this object, so its status
 		// stays as it is (a slow list of a large tenant must not rewrite every status twice).
 		return reconcile.Result{RequeueAfter: time.Second}, nil
+	case apierrors.IsConflict(err):
+		return reconcile.Result{RequeueAfter: conflictRequeue}, nil
+	case o.kind == outcomeDeleted:
+		return reconcile.Result{}, nil // the finalizer is gone: nothing left to write
 	}
-	if err != nil {
-		v := classify(err)
-		o, result, err = v.outcome, reconcile.Result{RequeueAfter: v.requeueAfter}, v.err
-		if v.rateLimited {
-			r.event(obj, corev1.EventTypeWarning, "RateLimited", "Wait", "%s", v.outcome.message)
-		}
-	}
-	if !controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) && !obj.DeletionTimestamp.IsZero() {
-		return result, err // gone: nothing left to write
-	}
+	result, err := r.resultFor(s, &o, err)
 	obj.Status.ObservedGeneration = obj.Generation
 	setConditions(&obj.Status.Conditions, obj.Generation, o)
-	if perr := r.writeStatus(ctx, before, obj); perr != nil && err == nil {
-		result, err = reconcile.Result{}, perr
+	if werr := r.recordStatus(ctx, before, obj); werr != nil && err == nil {
+		if apierrors.IsConflict(werr) {
+			return reconcile.Result{RequeueAfter: conflictRequeue}, nil
+		}
+		result, err = reconcile.Result{}, werr
 	}
 	if ctx.Err() != nil {
 		return reconcile.Result{}, nil // the manager is stopping: the next leader reconciles everything
@@ -106,36 +105,60 @@ func (r *SimIntegrationReconciler) Reconcile(ctx context.Context, req reconcile.
 	return result, err
 }
 
-// reconcile runs the ordered steps and returns the outcome; errors are classified by the caller.
-func (r *SimIntegrationReconciler) reconcile(ctx context.Context, obj *simv1alpha1.SimIntegration) (outcome, reconcile.Result, error) {
-	if !obj.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, obj)
+// conflictRequeue is how soon a reconcile that lost a write race runs again, on a fresher copy. A
+// conflict never becomes a condition: it says nothing about the object.
+const conflictRequeue = 500 * time.Millisecond
+
+// resultFor is the one place where a reconcile's conclusion becomes its result: an error is
+// classified (it replaces o with its outcome), an object at rest is polled at its tenant's interval,
+// a suspended one waits for its spec to change.
+func (r *SimIntegrationReconciler) resultFor(s *scope, o *outcome, err error) (reconcile.Result, error) {
+	if err != nil {
+		v := classify(err)
+		*o = v.outcome
+		if v.rateLimited {
+			r.event(s.obj, corev1.EventTypeWarning, "RateLimited", "Wait", "%s", v.outcome.message)
+		}
+		return reconcile.Result{RequeueAfter: v.requeueAfter}, v.err
 	}
-	if obj.Spec.Suspend {
-		return outcome{outcomeSuspended, simv1alpha1.ReasonSuspended, "Suspended: no remote calls until spec.suspend is false"}, reconcile.Result{}, nil
+	if o.kind == outcomeSuspended || s.conn == nil {
+		return reconcile.Result{}, nil
+	}
+	// jittered, so that the objects of one tenant spread over the interval
+	return reconcile.Result{RequeueAfter: wait.Jitter(s.conn.PollInterval(), 0.1)}, nil
+}
+
+// reconcile runs the ordered steps and returns the outcome; errors are classified by the caller.
+func (r *SimIntegrationReconciler) reconcile(ctx context.Context, s *scope) (outcome, error) {
+	obj := s.obj
+	if !obj.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, s)
+	}
+	if !s.policy.callsRemote() {
+		return outcome{outcomeSuspended, simv1alpha1.ReasonSuspended, "Suspended: no remote calls until spec.suspend is false"}, nil
 	}
 	requestedAt, fresh := newRequestedAt(obj)
-	conn, err := r.connect(ctx, obj)
-	if err != nil {
-		return outcome{}, reconcile.Result{}, err
+	s.fresh = fresh
+	var err error
+	if s.conn, err = r.connect(ctx, obj); err != nil {
+		return outcome{}, err
 	}
 	secrets, err := r.secretAttributes(ctx, obj)
 	if err != nil {
-		return outcome{}, reconcile.Result{}, err
+		return outcome{}, err
 	}
-	if err := refusePlaceholders(obj, secrets); err != nil {
-		return outcome{}, reconcile.Result{}, err
+	if err := refusePlaceholders(s.policy, secrets); err != nil {
+		return outcome{}, err
 	}
 	ctx = withSecretValues(ctx, secrets)
-	want, err := buildDesired(obj, secrets)
-	if err != nil {
-		return outcome{}, reconcile.Result{}, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
+	if s.want, err = buildDesired(obj, secrets); err != nil {
+		return outcome{}, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
 	}
-	o, result, err := r.sync(ctx, obj, conn, want, fresh)
+	o, err := r.sync(ctx, s)
 	if err == nil && fresh {
 		obj.Status.LastHandledRequestedAt = requestedAt
 	}
-	return o, result, err
+	return o, err
 }
 
 // newRequestedAt returns a sim.identitynow.io/requested-at value not yet handled; the remote is then
@@ -177,10 +200,7 @@ const tenantWaitInterval = 30 * time.Second
 // secretAttributes reads the values of spec.secretAttributes with their Secrets' versions, refusing
 // Secrets that are not meant to leave the cluster.
 func (r *SimIntegrationReconciler) secretAttributes(ctx context.Context, obj *simv1alpha1.SimIntegration) (map[string]secretValue, error) {
-	keys := make([]tenant.SecretKey, 0, len(obj.Spec.SecretAttributes))
-	for _, sa := range obj.Spec.SecretAttributes {
-		keys = append(keys, tenant.SecretKey{Namespace: obj.Namespace, Name: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key})
-	}
+	keys := secretKeys(obj)
 	r.Tenants.Secrets.Retain(simSecretOwner(client.ObjectKeyFromObject(obj)), keys)
 	out := make(map[string]secretValue, len(obj.Spec.SecretAttributes))
 	for i, sa := range obj.Spec.SecretAttributes {
@@ -195,6 +215,15 @@ func (r *SimIntegrationReconciler) secretAttributes(ctx context.Context, obj *si
 			Attribute: sa.Name, Secret: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key, ResourceVersion: v.ResourceVersion}}
 	}
 	return out, nil
+}
+
+// secretKeys are the Secret keys of spec.secretAttributes, in order.
+func secretKeys(obj *simv1alpha1.SimIntegration) []tenant.SecretKey {
+	keys := make([]tenant.SecretKey, 0, len(obj.Spec.SecretAttributes))
+	for _, sa := range obj.Spec.SecretAttributes {
+		keys = append(keys, tenant.SecretKey{Namespace: obj.Namespace, Name: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key})
+	}
+	return keys
 }
 
 // withSecretValues declares the object's secret attribute values sensitive for every remote call of
@@ -215,8 +244,8 @@ func simSecretOwner(key types.NamespacedName) string {
 
 // refusePlaceholders stops a managed object from sending the placeholder that sim-operator-export
 // writes into the Secrets it generates; observing with it is fine.
-func refusePlaceholders(obj *simv1alpha1.SimIntegration, secrets map[string]secretValue) error {
-	if obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly {
+func refusePlaceholders(p policy, secrets map[string]secretValue) error {
+	if !p.manages() {
 		return nil
 	}
 	for name, sv := range secrets {
@@ -231,93 +260,42 @@ func refusePlaceholders(obj *simv1alpha1.SimIntegration, secrets map[string]secr
 
 // ensureFinalizer adds the finalizer that makes deletion wait for the remote delete. It must be in
 // place before the operator creates, claims or writes a remote object; observers get none.
-func (r *SimIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *simv1alpha1.SimIntegration) error {
-	if obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly || controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) {
+func (r *SimIntegrationReconciler) ensureFinalizer(ctx context.Context, s *scope) error {
+	obj := s.obj
+	if !s.policy.holdsFinalizer() || controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) {
 		return nil
 	}
 	orig := obj.DeepCopy()
 	controllerutil.AddFinalizer(obj, simv1alpha1.Finalizer)
-	return r.Patch(ctx, obj, client.MergeFrom(orig))
+	if err := r.Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+		return err
+	}
+	r.written.WroteAt(obj)
+	return nil
 }
 
 func (r *SimIntegrationReconciler) removeFinalizer(ctx context.Context, obj *simv1alpha1.SimIntegration) error {
 	orig := obj.DeepCopy()
 	controllerutil.RemoveFinalizer(obj, simv1alpha1.Finalizer)
 	r.forget(client.ObjectKeyFromObject(obj))
-	r.Tenants.Secrets.Release(simSecretOwner(client.ObjectKeyFromObject(obj)))
 	return client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(orig)))
 }
 
-// writeStatus writes the status once, at the end of the reconcile, and remembers the version it
-// wrote (see getCurrent). A conflict is not an error: the object is simply reconciled again.
-func (r *SimIntegrationReconciler) writeStatus(ctx context.Context, before, after *simv1alpha1.SimIntegration) error {
-	if equality.Semantic.DeepEqual(before.Status, after.Status) {
-		return nil
+// recordStatus writes the status once, at the end of the reconcile, and records the write so that the
+// next reconcile waits for the cache to hold it. A conflict is returned: the caller requeues.
+func (r *SimIntegrationReconciler) recordStatus(ctx context.Context, before, after *simv1alpha1.SimIntegration) error {
+	wrote, err := writeStatus(ctx, r.Client, before, after, func(o *simv1alpha1.SimIntegration) any { return &o.Status })
+	if wrote {
+		r.written.WroteAt(after)
 	}
-	// A remote write that happened must be recorded even if the manager is stopping meanwhile.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
-	defer cancel()
-	if err := r.Status().Update(ctx, after); err != nil {
-		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-			return nil
-		}
-		return err
-	}
-	r.remember(after, func(m *memo) { m.statusVersion = after.ResourceVersion })
-	return nil
+	return err
 }
 
-// statusWriteTimeout bounds the status write, which does not stop when the manager does.
-const statusWriteTimeout = 10 * time.Second
-
-// getCurrent reads the object from the cache; if the cache has not yet seen this process's last
-// status write, it waits for it (at most a second), so a reconcile never acts on an out-of-date
-// last-applied record. Waiting here, rather than after each write, keeps workers free: the next
-// reconcile of an object usually comes a poll interval later, long after the cache caught up.
-// It returns nil when the object is gone.
-func (r *SimIntegrationReconciler) getCurrent(ctx context.Context, key types.NamespacedName) (*simv1alpha1.SimIntegration, error) {
-	obj := &simv1alpha1.SimIntegration{}
-	var err error
-	behind := false
-	_ = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Second, true, func(ctx context.Context) (bool, error) {
-		if err = r.Get(ctx, key, obj); err != nil {
-			return true, nil
-		}
-		behind = olderThan(obj.ResourceVersion, r.recall(obj).statusVersion)
-		return !behind, nil
-	})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	switch {
-	case err == nil && behind: // waited long enough; do not wait again for the same write
-		r.remember(obj, func(m *memo) { m.statusVersion = "" })
-	case err == nil:
-		r.settle(obj)
-	}
-	return obj, err
-}
-
-// settle drops the memo of an object whose cached copy holds everything in it: 10,000 objects at
-// rest keep no memo.
-func (r *SimIntegrationReconciler) settle(obj *simv1alpha1.SimIntegration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	key := client.ObjectKeyFromObject(obj)
-	if m := r.memory[key]; m != nil && (m.uid != obj.UID ||
-		m.id == obj.Status.ID && m.createEndedAt.IsZero() && !olderThan(obj.ResourceVersion, m.statusVersion)) {
-		delete(r.memory, key)
-	}
-}
-
-// olderThan reports whether resourceVersion a is older than b ("" is never newer). Versions that do
-// not compare (not served from etcd) count as older unless equal, which only costs a short wait.
-func olderThan(a, b string) bool {
-	if b == "" || a == b {
-		return false
-	}
-	c, err := resourceversion.CompareResourceVersion(a, b)
-	return err != nil || c < 0
+// forget drops what this process keeps for an object that is gone.
+func (r *SimIntegrationReconciler) forget(key types.NamespacedName) {
+	r.written.Clear(key)
+	r.creates.Clear(key)
+	r.Tenants.Secrets.Release(simSecretOwner(key))
 }
 
 func (r *SimIntegrationReconciler) event(obj *simv1alpha1.SimIntegration, eventType, reason, action, note string, args ...any) {
@@ -333,82 +311,30 @@ func (r *SimIntegrationReconciler) now() time.Time {
 	return time.Now()
 }
 
-func (r *SimIntegrationReconciler) remember(obj *simv1alpha1.SimIntegration, update func(*memo)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.memory == nil {
-		r.memory = map[types.NamespacedName]*memo{}
-	}
-	key := client.ObjectKeyFromObject(obj)
-	m := r.memory[key]
-	if m == nil || m.uid != obj.UID {
-		m = &memo{uid: obj.UID}
-		r.memory[key] = m
-	}
-	update(m)
-}
-
-func (r *SimIntegrationReconciler) recall(obj *simv1alpha1.SimIntegration) memo {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if m := r.memory[client.ObjectKeyFromObject(obj)]; m != nil && m.uid == obj.UID {
-		return *m
-	}
-	return memo{}
-}
-
-func (r *SimIntegrationReconciler) forget(key types.NamespacedName) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.memory, key)
-}
-
 // reconcileTimeout is every reconcile's deadline: a few remote requests (each bounded by its own
 // timeout) and their Kubernetes writes fit well within it, and nothing a tenant does holds a shared
 // worker longer.
 const reconcileTimeout = 2 * time.Minute
 
-// pollRequeue is the jittered poll interval: objects of one tenant spread over the interval.
-func pollRequeue(conn *tenant.Connection) reconcile.Result {
-	return reconcile.Result{RequeueAfter: wait.Jitter(conn.PollInterval(), 0.1)}
-}
-
-// RemoteChanged is the snapshot's change hook: objects whose remote copy changed or vanished between
-// two lists are reconciled at once, so drift is corrected within one poll interval.
-func (r *SimIntegrationReconciler) RemoteChanged(_ string, ids []string) {
-	ch := r.changedEvents()
-	go func() {
-		for _, id := range ids {
-			list := &simv1alpha1.SimIntegrationList{}
-			if err := r.List(context.Background(), list, client.MatchingFields{indexRemoteID: id}); err != nil {
-				continue
-			}
-			for i := range list.Items {
-				ch <- event.GenericEvent{Object: &list.Items[i]}
-			}
-		}
-	}()
-}
-
-func (r *SimIntegrationReconciler) changedEvents() chan event.GenericEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.changed == nil {
-		r.changed = make(chan event.GenericEvent, 1024)
+// RemoteChanged is the snapshots' change hook (tenant.RegistryOptions.OnChange): the objects whose
+// remote copy changed or vanished between two lists are reconciled at once.
+func (r *SimIntegrationReconciler) RemoteChanged(endpoint string, ids []string) {
+	if r.changes != nil {
+		r.changes.RemoteChanged(endpoint, ids)
 	}
-	return r.changed
 }
 
 // SetupWithManager registers the reconciler and its watches: its own spec and annotations, the
 // tenants, the referenced Secrets' metadata and remote changes seen by the snapshots.
 func (r *SimIntegrationReconciler) SetupWithManager(mgr manager.Manager) error {
+	r.changes = &remoteChanges{reader: mgr.GetClient(), log: mgr.GetLogger().WithName("remote-changes")}
 	return builder.ControllerManagedBy(mgr).
 		For(&simv1alpha1.SimIntegration{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
 		Watches(&simv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
 		Watches(&simv1alpha1.ClusterTenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
 		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.forSecret)).
-		WatchesRawSource(source.Channel(r.changedEvents(), &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(r.changes).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			ReconciliationTimeout:   reconcileTimeout,

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/diff"
@@ -25,41 +24,42 @@ import (
 type target struct {
 	// remote is the observed object; nil when it must be created.
 	remote *identitynow.Integration
+	// listedAt is when the observation of remote was sent.
+	listedAt time.Time
 	// claim: the object is not yet recorded in status.id (adoption, or our own interrupted create).
 	claim bool
 	// adopted: taken over rather than created by this resource.
 	adopted bool
-	// vanished: status.id names an object the tenant no longer lists.
-	vanished bool
+	// vanished names the id that status.id records and the tenant no longer has.
+	vanished string
 }
 
-// locate finds the SimIntegration's remote object in a view: by the stored id, by the external-id
+// locate finds the SimIntegration's remote object in a view: by the known id, by the external-id
 // annotation, then by name. It decides NameConflict and RemoteNotFound; it calls nothing.
-func locate(obj *simv1alpha1.SimIntegration, knownID string, view tenant.View) (target, error) {
-	observeOnly := obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly
+func locate(obj *simv1alpha1.SimIntegration, p policy, knownID string, view tenant.View) (target, error) {
 	if knownID != "" {
 		if it, ok := view.ByID(knownID); ok {
-			return target{remote: &it}, nil
+			return target{remote: &it, listedAt: view.ListedAt}, nil
 		}
-		return target{vanished: true}, nil
+		return target{vanished: knownID}, nil
 	}
 	if ext := obj.Annotations[simv1alpha1.AnnotationExternalID]; ext != "" {
 		if it, ok := view.ByID(ext); ok {
-			return target{remote: &it, claim: true, adopted: true}, nil
+			return target{remote: &it, listedAt: view.ListedAt, claim: true, adopted: true}, nil
 		}
 		return target{}, errRemoteNotFound(fmt.Sprintf("no remote integration has the id %s named by the %s annotation", ext, simv1alpha1.AnnotationExternalID))
 	}
 	name := obj.RemoteName()
 	it, ok := view.ByName(name)
 	switch {
-	case !ok && observeOnly:
+	case !ok && !p.manages():
 		return target{}, errRemoteNotFound(fmt.Sprintf("no remote integration is named %q", name))
 	case !ok:
 		return target{}, nil
-	case observeOnly || obj.Spec.AdoptionPolicy == simv1alpha1.AdoptionPolicyAdoptByName:
-		return target{remote: &it, claim: true, adopted: true}, nil
+	case p.adoptsByName():
+		return target{remote: &it, listedAt: view.ListedAt, claim: true, adopted: true}, nil
 	case obj.Status.PendingCreate != nil && obj.Status.PendingCreate.Name == name:
-		return target{remote: &it, claim: true}, nil
+		return target{remote: &it, listedAt: view.ListedAt, claim: true}, nil
 	}
 	return target{}, stall(simv1alpha1.ReasonNameConflict,
 		"a remote integration named %q (id %s) exists that this SimIntegration did not create; set spec.adoptionPolicy: AdoptByName or the %s annotation to take it over",
@@ -73,58 +73,58 @@ func (e *remoteNotFound) Error() string { return e.message }
 
 func errRemoteNotFound(msg string) error { return &remoteNotFound{message: msg} }
 
-// sync brings the remote object to the desired state (or, ObserveOnly, reports how it differs).
-func (r *SimIntegrationReconciler) sync(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection,
-	want desiredState, fresh bool) (outcome, reconcile.Result, error) {
-	view, err := r.observe(ctx, obj, conn, fresh)
+// sync brings the remote object to the desired state, or (ObserveOnly) reports how it differs.
+func (r *SimIntegrationReconciler) sync(ctx context.Context, s *scope) (outcome, error) {
+	view, err := r.observe(ctx, s)
 	if err != nil {
-		return outcome{}, reconcile.Result{}, err
+		return outcome{}, err
 	}
-	knownID := obj.Status.ID
-	if knownID == "" {
-		knownID = r.recall(obj).id
-	}
-	t, err := locate(obj, knownID, view)
-	if nf := (*remoteNotFound)(nil); errors.As(err, &nf) {
-		if obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly {
-			obj.Status.Drift = nil
-			return outcome{outcomeNotReady, simv1alpha1.ReasonRemoteNotFound, nf.message}, pollRequeue(conn), nil
+	t, err := locate(s.obj, s.policy, r.creates.KnownID(s.obj), view)
+	if nf, ok := errors.AsType[*remoteNotFound](err); ok {
+		if !s.policy.manages() {
+			s.obj.Status.Drift = nil
+			return notReady(simv1alpha1.ReasonRemoteNotFound, nf.message), nil
 		}
-		return outcome{}, reconcile.Result{}, stall(simv1alpha1.ReasonInvalidSpec, "%s", nf.message)
+		return outcome{}, stall(simv1alpha1.ReasonInvalidSpec, "%s", nf.message)
 	}
 	if err != nil {
-		return outcome{}, reconcile.Result{}, err
+		return outcome{}, err
 	}
-	if t.remote == nil && !t.vanished {
-		return r.create(ctx, obj, conn, want, false)
+	if t.vanished != "" {
+		if t, err = r.confirmVanished(ctx, s, t.vanished); err != nil {
+			return outcome{}, err
+		}
 	}
-	if err := r.ensureFinalizer(ctx, obj); err != nil {
-		return outcome{}, reconcile.Result{}, err
+	switch {
+	case !s.policy.manages():
+		return r.reportDrift(s, t), nil
+	case t.remote == nil:
+		return r.create(ctx, s, t.vanished != "")
 	}
-	if t.vanished {
-		return r.recreate(ctx, obj, conn, want, knownID)
+	if err := r.ensureFinalizer(ctx, s); err != nil {
+		return outcome{}, err
 	}
 	if t.claim {
-		if err := r.claim(ctx, obj, conn, t); err != nil {
-			return outcome{}, reconcile.Result{}, err
+		if err := r.claim(ctx, s, t); err != nil {
+			return outcome{}, err
 		}
 	}
-	return r.update(ctx, obj, conn, want, *t.remote, view.ListedAt)
+	return r.update(ctx, s, *t.remote, t.listedAt)
 }
 
 // observe returns the tenant snapshot, fresh enough for this object: after an interrupted create it
 // must have been listed after that create ended.
-func (r *SimIntegrationReconciler) observe(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection, fresh bool) (tenant.View, error) {
+func (r *SimIntegrationReconciler) observe(ctx context.Context, s *scope) (tenant.View, error) {
 	var notBefore time.Time
-	if fresh {
+	if s.fresh {
 		notBefore = r.now()
 	}
-	if pc := obj.Status.PendingCreate; pc != nil && obj.Status.ID == "" {
+	if pc := s.obj.Status.PendingCreate; pc != nil && s.obj.Status.ID == "" {
 		// status times have second precision: the create began at most a second after StartedAt.
 		notBefore = later(notBefore, pc.StartedAt.Add(time.Second))
 	}
-	notBefore = later(notBefore, r.recall(obj).createEndedAt)
-	return conn.Snapshot.Get(ctx, conn.List, conn.PollInterval(), notBefore)
+	notBefore = later(notBefore, r.creates.AmbiguousEnd(s.obj))
+	return s.conn.Snapshot.Get(ctx, notBefore)
 }
 
 func later(a, b time.Time) time.Time {
@@ -134,40 +134,52 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
+// confirmVanished reads an object that status.id names and the list no longer has: a direct read
+// that finds it wins over the list. It returns the object, or target.vanished when it is gone.
+func (r *SimIntegrationReconciler) confirmVanished(ctx context.Context, s *scope, id string) (target, error) {
+	it, err := s.conn.Remote.Get(ctx, id)
+	if err == nil {
+		s.conn.Snapshot.Put(*it)
+		return target{remote: it, listedAt: r.now()}, nil
+	}
+	if !identitynow.IsNotFound(err) {
+		return target{}, err
+	}
+	s.conn.Snapshot.Remove(id)
+	return target{vanished: id}, nil
+}
+
 // claim records an adopted (or recovered) remote object in status.id, unless another SimIntegration
 // manages it already.
-func (r *SimIntegrationReconciler) claim(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection, t target) error {
-	var owner *simv1alpha1.SimIntegration
-	if obj.Spec.ManagementPolicy != simv1alpha1.ManagementPolicyObserveOnly {
-		var err error
-		if owner, err = r.managedBy(ctx, obj, conn, t.remote.ID); err != nil {
-			return err
-		}
+func (r *SimIntegrationReconciler) claim(ctx context.Context, s *scope, t target) error {
+	owner, err := r.managedBy(ctx, s, t.remote.ID)
+	if err != nil {
+		return err
 	}
 	if owner != nil {
 		return stall(simv1alpha1.ReasonAlreadyManaged, "remote integration %s is already managed by SimIntegration %s/%s",
 			t.remote.ID, owner.Namespace, owner.Name)
 	}
-	obj.Status.ID = t.remote.ID
-	obj.Status.PendingCreate = nil
-	r.remember(obj, func(m *memo) { m.id = t.remote.ID })
-	if t.adopted && obj.Spec.ManagementPolicy != simv1alpha1.ManagementPolicyObserveOnly {
-		r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "Adopted remote integration %s", t.remote.ID)
+	s.obj.Status.ID = t.remote.ID
+	s.obj.Status.PendingCreate = nil
+	r.creates.Created(s.obj, t.remote.ID)
+	if t.adopted {
+		r.event(s.obj, corev1.EventTypeNormal, "Adopted", "Adopt", "Adopted remote integration %s", t.remote.ID)
 	}
 	return nil
 }
 
 // managedBy returns another SimIntegration that claimed the same remote object first, if any.
-// Observers (ObserveOnly) never write, so they claim nothing and block no one.
-func (r *SimIntegrationReconciler) managedBy(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection, id string) (*simv1alpha1.SimIntegration, error) {
+// Observers never write, so they claim nothing and block no one.
+func (r *SimIntegrationReconciler) managedBy(ctx context.Context, s *scope, id string) (*simv1alpha1.SimIntegration, error) {
 	list := &simv1alpha1.SimIntegrationList{}
 	if err := r.List(ctx, list, client.MatchingFields{indexRemoteID: id}); err != nil {
 		return nil, err
 	}
+	obj := s.obj
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == obj.UID || other.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly ||
-			!r.sameEndpoint(other, obj, conn) {
+		if other.UID == obj.UID || !policyFor(&other.Spec).manages() || !r.sameEndpoint(other, obj, s.conn) {
 			continue
 		}
 		if obj.Status.ID != id || claimedEarlier(other, obj) {
@@ -195,56 +207,58 @@ func (r *SimIntegrationReconciler) sameEndpoint(other, obj *simv1alpha1.SimInteg
 }
 
 // create sends the POST once, after persisting a marker that lets a restarted operator recognise its
-// own object by name instead of creating a second one.
-func (r *SimIntegrationReconciler) create(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection,
-	want desiredState, recreated bool) (outcome, reconcile.Result, error) {
-	if obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly {
-		return outcome{outcomeNotReady, simv1alpha1.ReasonRemoteNotFound, "The remote integration does not exist"}, pollRequeue(conn), nil
+// own object by name instead of creating a second one. recreated: the object it replaces was deleted
+// outside Kubernetes.
+func (r *SimIntegrationReconciler) create(ctx context.Context, s *scope, recreated bool) (outcome, error) {
+	obj, conn := s.obj, s.conn
+	if recreated {
+		obj.Status.ID, obj.Status.LastApplied = "", nil
 	}
-	if err := r.prepareCreate(ctx, obj); err != nil {
-		return outcome{}, reconcile.Result{}, err
+	if err := r.prepareCreate(ctx, s); err != nil {
+		return outcome{}, err
 	}
-	it, err := conn.Remote.Create(ctx, want.Details)
+	it, err := conn.Remote.Create(ctx, s.want.Details)
 	if err != nil {
 		switch identitynow.KindOf(err) {
 		case identitynow.KindTransport, identitynow.KindServer:
 			// The create may have landed: keep the marker and look it up by name in a later list.
-			r.remember(obj, func(m *memo) { m.createEndedAt = r.now() })
+			r.creates.EndedAmbiguously(obj, r.now())
 			conn.Snapshot.Expire()
 		case identitynow.KindRateLimited:
 		default:
 			obj.Status.PendingCreate = nil
 			conn.Snapshot.Expire()
 		}
-		return outcome{}, reconcile.Result{}, err
+		return outcome{}, err
 	}
 	conn.Snapshot.Put(*it)
-	r.remember(obj, func(m *memo) { m.id = it.ID })
+	r.creates.Created(obj, it.ID)
 	obj.Status.ID, obj.Status.PendingCreate = it.ID, nil
 	if recreated {
 		r.event(obj, corev1.EventTypeWarning, "Recreated", "Create", "Remote integration was deleted outside Kubernetes; recreated it as %s", it.ID)
 	} else {
 		r.event(obj, corev1.EventTypeNormal, "Created", "Create", "Created remote integration %s", it.ID)
 	}
-	r.synced(obj, conn, want, *it, true)
-	return ready(simv1alpha1.ReasonSynced, "Remote integration created"), pollRequeue(conn), nil
+	r.synced(s, *it, true)
+	return ready(simv1alpha1.ReasonSynced, "Remote integration created"), nil
 }
 
 // prepareCreate persists the finalizer and the create marker, both needed before the POST. They are
 // independent writes (metadata and the status subresource, neither with a resourceVersion
 // precondition), so they are sent at the same time: a create waits for one apiserver round trip
 // instead of two.
-func (r *SimIntegrationReconciler) prepareCreate(ctx context.Context, obj *simv1alpha1.SimIntegration) error {
-	withFinalizer, withMarker := obj.DeepCopy(), obj.DeepCopy()
+func (r *SimIntegrationReconciler) prepareCreate(ctx context.Context, s *scope) error {
+	withFinalizer, withMarker := *s, *s
+	withFinalizer.obj, withMarker.obj = s.obj.DeepCopy(), s.obj.DeepCopy()
 	var g errgroup.Group
-	g.Go(func() error { return r.ensureFinalizer(ctx, withFinalizer) })
-	g.Go(func() error { return r.markCreatePending(ctx, withMarker) })
+	g.Go(func() error { return r.ensureFinalizer(ctx, &withFinalizer) })
+	g.Go(func() error { return r.markCreatePending(ctx, withMarker.obj) })
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	obj.Finalizers = withFinalizer.Finalizers
-	obj.Status = withMarker.Status
-	obj.ResourceVersion = newerVersion(withFinalizer.ResourceVersion, withMarker.ResourceVersion)
+	s.obj.Finalizers = withFinalizer.obj.Finalizers
+	s.obj.Status = withMarker.obj.Status
+	s.obj.ResourceVersion = newerVersion(withFinalizer.obj.ResourceVersion, withMarker.obj.ResourceVersion)
 	return nil
 }
 
@@ -265,52 +279,41 @@ func (r *SimIntegrationReconciler) markCreatePending(ctx context.Context, obj *s
 	orig := obj.DeepCopy()
 	obj.Status.PendingCreate = &simv1alpha1.PendingCreate{Name: name, StartedAt: metav1.NewTime(r.now())}
 	setConditions(&obj.Status.Conditions, obj.Generation, progressing(simv1alpha1.ReasonCreating, "Creating the remote integration"))
-	return r.Status().Patch(ctx, obj, client.MergeFrom(orig))
+	if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+		return err
+	}
+	r.written.WroteAt(obj)
+	return nil
 }
 
-// recreate replaces a remote object deleted outside Kubernetes, once a direct read confirms it is gone.
-func (r *SimIntegrationReconciler) recreate(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection,
-	want desiredState, id string) (outcome, reconcile.Result, error) {
-	it, err := conn.Remote.Get(ctx, id)
-	if err == nil {
-		conn.Snapshot.Put(*it)
-		return r.update(ctx, obj, conn, want, *it, r.now())
+// reportDrift is ObserveOnly's step: it records how the remote object differs from the spec and never
+// writes to it.
+func (r *SimIntegrationReconciler) reportDrift(s *scope, t target) outcome {
+	st := &s.obj.Status
+	if t.remote == nil {
+		st.Drift = nil
+		return notReady(simv1alpha1.ReasonRemoteNotFound, fmt.Sprintf("Remote integration %s no longer exists", t.vanished))
 	}
-	if !identitynow.IsNotFound(err) {
-		return outcome{}, reconcile.Result{}, err
+	it := *t.remote
+	d := diff.Compute(comparableObserved(it.Fields, s.want, st.LastApplied, true), s.want.Doc)
+	st.Drift = d.Paths
+	st.PendingCreate = nil
+	if !d.Empty() {
+		st.ID = it.ID
+		st.RemoteModified = metaTime(it.Modified)
+		return ready(simv1alpha1.ReasonObserved, "Remote integration differs from the spec at "+strings.Join(d.Paths, ", "))
 	}
-	conn.Snapshot.Remove(id)
-	if obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly {
-		obj.Status.Drift = nil
-		return outcome{outcomeNotReady, simv1alpha1.ReasonRemoteNotFound, fmt.Sprintf("Remote integration %s no longer exists", id)}, pollRequeue(conn), nil
-	}
-	obj.Status.ID, obj.Status.LastApplied = "", nil
-	r.remember(obj, func(m *memo) { m.id = "" })
-	return r.create(ctx, obj, conn, want, true)
+	r.synced(s, it, false)
+	return ready(simv1alpha1.ReasonObserved, "Remote integration matches the spec")
 }
 
-// update sends what differs (PATCH, or PUT for updateStrategy Put); ObserveOnly only reports it.
-func (r *SimIntegrationReconciler) update(ctx context.Context, obj *simv1alpha1.SimIntegration, conn *tenant.Connection,
-	want desiredState, it identitynow.Integration, listedAt time.Time) (outcome, reconcile.Result, error) {
-	observeOnly := obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyObserveOnly
-	d := diff.Compute(comparableObserved(it.Fields, want, obj.Status.LastApplied, observeOnly), want.Doc)
-	if observeOnly {
-		obj.Status.Drift = d.Paths
-		if d.Empty() {
-			r.synced(obj, conn, want, it, false)
-		} else {
-			obj.Status.ID = it.ID
-			obj.Status.RemoteModified = metaTime(it.Modified)
-		}
-		msg := "Remote integration matches the spec"
-		if !d.Empty() {
-			msg = "Remote integration differs from the spec at " + strings.Join(d.Paths, ", ")
-		}
-		return ready(simv1alpha1.ReasonObserved, msg), pollRequeue(conn), nil
-	}
+// update sends what differs, as a PATCH (or a PUT for updateStrategy Put).
+func (r *SimIntegrationReconciler) update(ctx context.Context, s *scope, it identitynow.Integration, listedAt time.Time) (outcome, error) {
+	obj, conn, want := s.obj, s.conn, s.want
+	d := diff.Compute(comparableObserved(it.Fields, want, obj.Status.LastApplied, false), want.Doc)
 	if d.Empty() {
-		r.synced(obj, conn, want, it, false)
-		return ready(simv1alpha1.ReasonSynced, "Remote integration matches the spec"), pollRequeue(conn), nil
+		r.synced(s, it, false)
+		return ready(simv1alpha1.ReasonSynced, "Remote integration matches the spec"), nil
 	}
 	updated, err := r.write(ctx, conn, it, want, d)
 	if identitynow.KindOf(err) == identitynow.KindInvalid && r.now().Sub(listedAt) > time.Second {
@@ -324,7 +327,7 @@ func (r *SimIntegrationReconciler) update(ctx context.Context, obj *simv1alpha1.
 		}
 	}
 	if err != nil {
-		return outcome{}, reconcile.Result{}, err
+		return outcome{}, err
 	}
 	conn.Snapshot.Put(*updated)
 	if isDrift(obj, want) {
@@ -332,8 +335,8 @@ func (r *SimIntegrationReconciler) update(ctx context.Context, obj *simv1alpha1.
 	} else {
 		r.event(obj, corev1.EventTypeNormal, "Updated", "Update", "Updated remote integration %s at %s", it.ID, strings.Join(d.Paths, ", "))
 	}
-	r.synced(obj, conn, want, *updated, true)
-	return ready(simv1alpha1.ReasonSynced, "Remote integration updated"), pollRequeue(conn), nil
+	r.synced(s, *updated, true)
+	return ready(simv1alpha1.ReasonSynced, "Remote integration updated"), nil
 }
 
 // isDrift says whether a difference found now comes from outside: this generation was already synced
@@ -369,20 +372,21 @@ func (r *SimIntegrationReconciler) write(ctx context.Context, conn *tenant.Conne
 	return updated, nil
 }
 
-// synced records a confirmed match: remote times, the last-applied record, and lastSyncTime (moved at
-// most once per poll interval while nothing changes, to keep idle objects free of status writes).
-func (r *SimIntegrationReconciler) synced(obj *simv1alpha1.SimIntegration, conn *tenant.Connection, want desiredState, it identitynow.Integration, wrote bool) {
-	st := &obj.Status
+// synced records a confirmed match: remote times, the last-applied record (for a managed object), and
+// lastSyncTime (moved at most once per poll interval while nothing changes, to keep idle objects free
+// of status writes).
+func (r *SimIntegrationReconciler) synced(s *scope, it identitynow.Integration, wrote bool) {
+	st := &s.obj.Status
 	st.ID = it.ID
 	st.RemoteCreated = metaTime(it.Created)
 	st.RemoteModified = metaTime(it.Modified)
-	if obj.Spec.ManagementPolicy != simv1alpha1.ManagementPolicyObserveOnly {
-		applied := want.Applied
+	if s.policy.manages() {
+		applied := s.want.Applied
 		st.LastApplied = &applied
 		st.Drift = nil
 	}
 	now := r.now()
-	if wrote || st.LastSyncTime == nil || st.ObservedGeneration != obj.Generation || now.Sub(st.LastSyncTime.Time) >= conn.PollInterval() {
+	if wrote || st.LastSyncTime == nil || st.ObservedGeneration != s.obj.Generation || now.Sub(st.LastSyncTime.Time) >= s.conn.PollInterval() {
 		st.LastSyncTime = &metav1.Time{Time: now}
 	}
 }
@@ -394,43 +398,42 @@ func metaTime(t time.Time) *metav1.Time {
 	return &metav1.Time{Time: t}
 }
 
-// finalize deletes the remote object (unless it is orphaned) and then releases the finalizer.
-func (r *SimIntegrationReconciler) finalize(ctx context.Context, obj *simv1alpha1.SimIntegration) (outcome, reconcile.Result, error) {
+// finalize deletes the remote object (unless the policy keeps it) and then releases the finalizer.
+func (r *SimIntegrationReconciler) finalize(ctx context.Context, s *scope) (outcome, error) {
+	obj := s.obj
 	if !controllerutil.ContainsFinalizer(obj, simv1alpha1.Finalizer) {
-		return outcome{}, reconcile.Result{}, nil
+		return deleted(), nil
 	}
-	id := obj.Status.ID
-	if id == "" {
-		id = r.recall(obj).id
-	}
-	pending := obj.Status.PendingCreate != nil
-	owns := obj.Spec.ManagementPolicy == simv1alpha1.ManagementPolicyManage && (id != "" || pending)
+	id := r.creates.KnownID(obj)
+	owns := s.policy.manages() && (id != "" || obj.Status.PendingCreate != nil)
 	switch {
-	case owns && obj.Spec.DeletionPolicy == simv1alpha1.DeletionPolicyDelete && !obj.Spec.Suspend:
-		if err := r.deleteRemote(ctx, obj, id); err != nil {
-			return outcome{}, reconcile.Result{}, err
+	case owns && s.policy.deletesRemote():
+		if err := r.deleteRemote(ctx, s, id); err != nil {
+			return outcome{}, err
 		}
 	case owns:
 		r.event(obj, corev1.EventTypeNormal, "Orphaned", "Delete", "Left remote integration %s in place (deletionPolicy: %s, suspend: %t)",
 			id, obj.Spec.DeletionPolicy, obj.Spec.Suspend)
 	}
-	return outcome{}, reconcile.Result{}, r.removeFinalizer(ctx, obj)
+	return deleted(), r.removeFinalizer(ctx, obj)
 }
 
 // deleteRemote deletes the remote object; a create that was interrupted is first found by name.
-func (r *SimIntegrationReconciler) deleteRemote(ctx context.Context, obj *simv1alpha1.SimIntegration, id string) error {
+func (r *SimIntegrationReconciler) deleteRemote(ctx context.Context, s *scope, id string) error {
+	obj := s.obj
 	conn, err := r.connect(ctx, obj)
 	if err != nil {
 		// A namespace being deleted may already have lost the tenant's Secret; the tenant itself is held
 		// by its finalizer, and its last connection still works (for a namespace it still allows).
-		last, ok := r.lastConnection(ctx, obj)
+		last, ok := r.Tenants.LastConnection(ctx, obj.Spec.TenantRef, obj.Namespace)
 		if !ok {
 			return err
 		}
 		conn = last
 	}
+	s.conn = conn
 	if id == "" {
-		view, err := r.observe(ctx, obj, conn, false)
+		view, err := r.observe(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -453,8 +456,7 @@ func (r *SimIntegrationReconciler) deleteRemote(ctx context.Context, obj *simv1a
 // being deleted) does not hold the delete up: its value simply cannot be declared.
 func (r *SimIntegrationReconciler) withReadableSecretValues(ctx context.Context, obj *simv1alpha1.SimIntegration) context.Context {
 	var values []string
-	for _, sa := range obj.Spec.SecretAttributes {
-		key := tenant.SecretKey{Namespace: obj.Namespace, Name: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key}
+	for _, key := range secretKeys(obj) {
 		if v, err := r.Tenants.Secrets.Value(ctx, key); err == nil {
 			values = append(values, string(v.Value))
 		}

@@ -1,8 +1,14 @@
 package controller
 
 import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 )
@@ -30,13 +36,17 @@ const (
 	outcomeNotReady
 	// outcomeSuspended: spec.suspend; Ready is left as it was.
 	outcomeSuspended
+	// outcomeDeleted: the finalizer was released; there is no status left to write.
+	outcomeDeleted
 )
 
 func ready(reason, message string) outcome { return outcome{outcomeReady, reason, message} }
 func progressing(reason, message string) outcome {
 	return outcome{outcomeProgressing, reason, message}
 }
-func stalled(reason, message string) outcome { return outcome{outcomeStalled, reason, message} }
+func stalled(reason, message string) outcome  { return outcome{outcomeStalled, reason, message} }
+func notReady(reason, message string) outcome { return outcome{outcomeNotReady, reason, message} }
+func deleted() outcome                        { return outcome{kind: outcomeDeleted} }
 
 // setConditions writes Ready, Reconciling and Stalled for o. kstatus reads only the True ones; the
 // False ones stay so that `kubectl describe` shows the whole picture.
@@ -80,3 +90,26 @@ func readyWhileProgressing(conds []metav1.Condition) metav1.ConditionStatus {
 	}
 	return metav1.ConditionFalse
 }
+
+// writeStatus writes after's status, once at the end of a reconcile, when it differs from before's. It
+// replaces the whole status (an update of the status subresource, which carries after's
+// resourceVersion as a precondition), so that steps that persisted part of it on the way (the create
+// marker) are overwritten by the final state, and a status computed from an out-of-date copy is never
+// written over a newer one. It reports whether it wrote. A conflict is returned for the caller to
+// requeue; an object already gone is not an error. Both reconcilers write their status through it.
+func writeStatus[T client.Object](ctx context.Context, c client.Client, before, after T, status func(T) any) (bool, error) {
+	if equality.Semantic.DeepEqual(status(before), status(after)) {
+		return false, nil
+	}
+	// A remote write that happened must be recorded even if the manager is stopping meanwhile.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
+	defer cancel()
+	err := c.Status().Update(ctx, after)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// statusWriteTimeout bounds the status write, which does not stop when the manager does.
+const statusWriteTimeout = 10 * time.Second

@@ -8,7 +8,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,8 +22,8 @@ import (
 	"github.com/sim-operator/sim-operator/internal/options"
 )
 
-// The suite runs the real manager wiring (Setup) against a real kube-apiserver and etcd, with the
-// fake IdentityNow API over HTTP.
+// The suite runs the real manager wiring (Setup, with production's client and cache options) against a
+// real kube-apiserver and etcd, with the fake IdentityNow API over HTTP.
 var (
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -72,7 +71,8 @@ var _ = BeforeSuite(func() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Client:  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Client:  ClientOptions(),
+		Cache:   CacheOptions(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	opts := &options.Options{

@@ -20,16 +20,33 @@ import (
 	"github.com/sim-operator/sim-operator/internal/identitynow"
 )
 
-// Remote is the IdentityNow SIM API as the reconcilers use it. *identitynow.Client implements it;
-// every method is safe to retry except Create, which callers retry only after a lookup by name.
+// Remote is the IdentityNow SIM API as the reconcilers use it. *identitynow.Client implements it, and
+// remotefake.Remote imitates it for tests. Every error is an *identitynow.Error whose Kind says what the
+// caller may do (identitynow.KindOf); every call takes one unit of the tenant's rate budget, and none
+// blocks longer than its context and the client's request timeout allow.
 type Remote interface {
+	// ListEach pages through every integration of the tenant, calling each once per object in the
+	// order served. An error after some calls means the list is incomplete and must be discarded.
 	ListEach(ctx context.Context, each func(identitynow.Integration)) error
+	// Get reads one integration; an object that does not exist is KindNotFound.
 	Get(ctx context.Context, id string) (*identitynow.Integration, error)
+	// Create sends one POST and returns the object the remote stored, with its new id. It is the only
+	// call that is not safe to retry: after KindTransport or KindServer the object may exist anyway, so
+	// a caller must look it up by name (in a list sent after the failure) before creating again.
 	Create(ctx context.Context, d identitynow.Details) (*identitynow.Integration, error)
+	// Put replaces the whole object and returns it as stored. Attributes the remote masks must be sent
+	// with their real values, or the mask overwrites them.
 	Put(ctx context.Context, id string, d identitynow.Details) (*identitynow.Integration, error)
+	// Patch applies JSON Patch operations (in the tenant's patch format) and returns the object as
+	// stored. A KindInvalid answer may come from operations computed on an out-of-date copy.
 	Patch(ctx context.Context, id string, ops []identitynow.Operation) (*identitynow.Integration, error)
+	// PatchBeforeProvisioningRule applies operations on /beforeProvisioningRule, which the remote
+	// serves on a route of its own, and returns the object as stored.
 	PatchBeforeProvisioningRule(ctx context.Context, id string, ops []identitynow.Operation) (*identitynow.Integration, error)
+	// Delete deletes one integration; one already gone is KindNotFound.
 	Delete(ctx context.Context, id string) error
+	// CheckToken obtains a token if the cached one is missing or close to expiry; KindUnauthorized
+	// means the credentials were refused.
 	CheckToken(ctx context.Context) error
 }
 
@@ -217,14 +234,34 @@ func (r *Registry) Prove(key string, conn *Connection) (*Connection, error) {
 			endpoint := e.conn.Endpoint
 			notify = func(ids []string) { r.onChange(endpoint, ids) }
 		}
-		shared = &sharedSnapshot{snapshot: NewSnapshot(r.clock, notify), users: map[string]bool{}}
+		shared = &sharedSnapshot{snapshot: NewSnapshot(SnapshotOptions{Clock: r.clock, OnChange: notify}), users: map[string]bool{}}
 		r.snapshots[e.snapshotKey] = shared
 	}
 	shared.users[key] = true
 	proven := *e.conn
 	proven.Snapshot = shared.snapshot
 	e.conn = &proven
+	r.setSnapshotSourceLocked(shared)
 	return e.conn, nil
+}
+
+// setSnapshotSourceLocked points a shared snapshot at one of its users' clients (they share credentials
+// and endpoint, so any of them lists the same objects) and at the shortest poll interval they ask for.
+func (r *Registry) setSnapshotSourceLocked(shared *sharedSnapshot) {
+	var lister *Connection
+	interval := time.Duration(0)
+	for user := range shared.users {
+		e, ok := r.conns[user]
+		if !ok {
+			continue
+		}
+		if lister == nil || e.conn.PollInterval() < interval {
+			lister, interval = e.conn, e.conn.PollInterval()
+		}
+	}
+	if lister != nil {
+		shared.snapshot.setSource(lister.List, interval)
+	}
 }
 
 var errConnectionReplaced = errors.New("the tenant's credentials or spec changed meanwhile; trying again")
@@ -270,6 +307,8 @@ func (r *Registry) releaseLocked(key string) {
 		delete(shared.users, key)
 		if len(shared.users) == 0 {
 			delete(r.snapshots, e.snapshotKey)
+		} else {
+			r.setSnapshotSourceLocked(shared)
 		}
 	}
 }

@@ -18,7 +18,11 @@ import (
 type Snapshot struct {
 	clock func() time.Time
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// list and interval are the tenant's list call and poll interval; a registry sets them from the
+	// snapshot's users (setSource).
+	list      ListFunc
+	interval  time.Duration
 	byID      map[string]remoteEntry
 	byName    map[string]string // remote name → id
 	startedAt time.Time         // when the list behind byID was sent
@@ -132,13 +136,34 @@ func (v View) Len() int {
 	return len(v.s.byID)
 }
 
-// NewSnapshot returns an empty snapshot; onChange (optional) is told the ids of objects that changed
-// or disappeared between two lists, so their owners are reconciled without waiting for their own timer.
-func NewSnapshot(clock func() time.Time, onChange func(ids []string)) *Snapshot {
-	if clock == nil {
-		clock = time.Now
+// SnapshotOptions configure a Snapshot.
+type SnapshotOptions struct {
+	// List lists the tenant's remote objects.
+	List ListFunc
+	// Interval is the poll interval: how long a view is served before the next Get lists again
+	// (jittered by up to +10 % per refresh, so tenants and restarts do not list in lockstep).
+	Interval time.Duration
+	// Clock defaults to time.Now.
+	Clock func() time.Time
+	// OnChange (optional) is told the ids of objects that changed or disappeared between two lists, so
+	// their owners are reconciled without waiting for their own timer.
+	OnChange func(ids []string)
+}
+
+// NewSnapshot returns an empty snapshot that lists with o.List.
+func NewSnapshot(o SnapshotOptions) *Snapshot {
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
-	return &Snapshot{clock: clock, onChange: onChange}
+	return &Snapshot{clock: o.Clock, onChange: o.OnChange, list: o.List, interval: o.Interval}
+}
+
+// setSource changes the list call and the poll interval, for the next list (a shared snapshot lists
+// through one of its users, at the shortest interval any of them asks for).
+func (s *Snapshot) setSource(list ListFunc, interval time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list, s.interval = list, interval
 }
 
 // MaxListWait is how long a caller waits for a list that another caller sent. A slow tenant API then
@@ -149,10 +174,9 @@ const MaxListWait = 2 * time.Second
 // shortly.
 var ErrListInFlight = errors.New("a list of the tenant's remote objects is still in flight")
 
-// Get returns a view listed after notBefore and younger than maxAge (jittered by up to +10% per
-// refresh, so tenants and restarts do not list in lockstep). Otherwise it calls list, sharing the call
-// with concurrent callers.
-func (s *Snapshot) Get(ctx context.Context, list ListFunc, maxAge time.Duration, notBefore time.Time) (View, error) {
+// Get returns a view listed after notBefore and younger than the poll interval. Otherwise it lists,
+// sharing the call with concurrent callers; a caller waits at most MaxListWait for another's list.
+func (s *Snapshot) Get(ctx context.Context, notBefore time.Time) (View, error) {
 	for {
 		s.mu.Lock()
 		now := s.clock()
@@ -180,8 +204,9 @@ func (s *Snapshot) Get(ctx context.Context, list ListFunc, maxAge time.Duration,
 		}
 		c := &listCall{done: make(chan struct{}), startedAt: now}
 		s.inflight = c
+		list, interval := s.list, s.interval
 		s.mu.Unlock()
-		s.refresh(ctx, c, list, maxAge)
+		s.refresh(ctx, c, list, interval)
 		if c.err != nil {
 			return View{}, c.err
 		}

@@ -35,7 +35,7 @@ func listOf(f func() ([]identitynow.Integration, error)) ListFunc {
 
 func TestSnapshotSharesOneListPerInterval(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Unix(1000, 0))
-	s := NewSnapshot(c.Now, nil)
+	s := NewSnapshot(SnapshotOptions{Clock: c.Now})
 	var calls atomic.Int64
 	list := lister(&calls, func() []identitynow.Integration {
 		return []identitynow.Integration{{ID: "a", Name: "A"}, {ID: "b", Name: "B"}}
@@ -43,7 +43,7 @@ func TestSnapshotSharesOneListPerInterval(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			v, err := s.Get(context.Background(), list, time.Minute, time.Time{})
+			v, err := getWith(s, context.Background(), list, time.Minute, time.Time{})
 			if err != nil || v.Len() != 2 {
 				t.Errorf("Get = %d items, %v", v.Len(), err)
 			}
@@ -54,23 +54,23 @@ func TestSnapshotSharesOneListPerInterval(t *testing.T) {
 		t.Fatalf("50 concurrent callers made %d list calls, want 1", n)
 	}
 	c.Step(59 * time.Second)
-	if _, err := s.Get(context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 1 {
+	if _, err := getWith(s, context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 1 {
 		t.Fatalf("within the interval: calls = %d, err %v", calls.Load(), err)
 	}
 	c.Step(7 * time.Second) // past the interval plus the largest jitter (10%)
-	if _, err := s.Get(context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 2 {
+	if _, err := getWith(s, context.Background(), list, time.Minute, time.Time{}); err != nil || calls.Load() != 2 {
 		t.Fatalf("after the interval: calls = %d, want 2", calls.Load())
 	}
 }
 
 func TestSnapshotNotBeforeForcesAFreshList(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Unix(1000, 0))
-	s := NewSnapshot(c.Now, nil)
+	s := NewSnapshot(SnapshotOptions{Clock: c.Now})
 	var calls atomic.Int64
 	list := lister(&calls, func() []identitynow.Integration { return nil })
-	_, _ = s.Get(context.Background(), list, time.Hour, time.Time{})
+	_, _ = getWith(s, context.Background(), list, time.Hour, time.Time{})
 	c.Step(time.Second)
-	_, _ = s.Get(context.Background(), list, time.Hour, c.Now().Add(-time.Millisecond))
+	_, _ = getWith(s, context.Background(), list, time.Hour, c.Now().Add(-time.Millisecond))
 	if calls.Load() != 2 {
 		t.Fatalf("a list older than notBefore must not be used: calls = %d", calls.Load())
 	}
@@ -79,19 +79,19 @@ func TestSnapshotNotBeforeForcesAFreshList(t *testing.T) {
 func TestSnapshotWritesAndChanges(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Unix(1000, 0))
 	var changed []string
-	s := NewSnapshot(c.Now, func(ids []string) { changed = append(changed, ids...) })
+	s := NewSnapshot(SnapshotOptions{Clock: c.Now, OnChange: func(ids []string) { changed = append(changed, ids...) }})
 	modified := time.Unix(1, 0)
 	items := func() []identitynow.Integration {
 		return []identitynow.Integration{{ID: "a", Name: "A", Modified: modified}, {ID: "b", Name: "B"}}
 	}
 	var calls atomic.Int64
-	v, _ := s.Get(context.Background(), lister(&calls, items), time.Minute, time.Time{})
+	v, _ := getWith(s, context.Background(), lister(&calls, items), time.Minute, time.Time{})
 	if it, ok := v.ByName("B"); !ok || it.ID != "b" {
 		t.Fatalf("ByName(B) = %v, %v", it, ok)
 	}
 	s.Put(identitynow.Integration{ID: "c", Name: "C"})
 	s.Remove("b")
-	v, _ = s.Get(context.Background(), lister(&calls, items), time.Minute, time.Time{})
+	v, _ = getWith(s, context.Background(), lister(&calls, items), time.Minute, time.Time{})
 	if _, ok := v.ByID("c"); !ok {
 		t.Fatal("Put not visible")
 	}
@@ -103,7 +103,7 @@ func TestSnapshotWritesAndChanges(t *testing.T) {
 	}
 	modified = time.Unix(2, 0) // "a" edited out of band; "c" was deleted out of band
 	s.Expire()
-	if _, err := s.Get(context.Background(), lister(&calls, items), time.Minute, time.Time{}); err != nil {
+	if _, err := getWith(s, context.Background(), lister(&calls, items), time.Minute, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]bool{"a": true, "c": true}
@@ -113,29 +113,29 @@ func TestSnapshotWritesAndChanges(t *testing.T) {
 }
 
 func TestSnapshotListErrorIsShared(t *testing.T) {
-	s := NewSnapshot(nil, nil)
+	s := NewSnapshot(SnapshotOptions{})
 	boom := errors.New("boom")
-	_, err := s.Get(context.Background(), listOf(func() ([]identitynow.Integration, error) { return nil, boom }), time.Minute, time.Time{})
+	_, err := getWith(s, context.Background(), listOf(func() ([]identitynow.Integration, error) { return nil, boom }), time.Minute, time.Time{})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
 	var calls atomic.Int64
-	if _, err := s.Get(context.Background(), lister(&calls, func() []identitynow.Integration { return nil }), time.Minute, time.Time{}); err != nil || calls.Load() != 1 {
+	if _, err := getWith(s, context.Background(), lister(&calls, func() []identitynow.Integration { return nil }), time.Minute, time.Time{}); err != nil || calls.Load() != 1 {
 		t.Fatalf("a failed list must not be cached: calls %d err %v", calls.Load(), err)
 	}
 }
 
 func TestSnapshotKeepsWritesMadeDuringAList(t *testing.T) {
-	s := NewSnapshot(nil, nil)
+	s := NewSnapshot(SnapshotOptions{})
 	ctx := context.Background()
-	_, _ = s.Get(ctx, listOf(func() ([]identitynow.Integration, error) {
+	_, _ = getWith(s, ctx, listOf(func() ([]identitynow.Integration, error) {
 		return []identitynow.Integration{{ID: "old", Name: "Old"}}, nil
 	}), time.Minute, time.Time{})
 	listing := make(chan struct{})
 	release := make(chan struct{})
 	done := make(chan View)
 	go func() {
-		v, _ := s.Get(ctx, listOf(func() ([]identitynow.Integration, error) {
+		v, _ := getWith(s, ctx, listOf(func() ([]identitynow.Integration, error) {
 			close(listing)
 			<-release // the remote answered before the create below landed
 			return []identitynow.Integration{{ID: "old", Name: "Old"}}, nil
@@ -157,7 +157,7 @@ func TestSnapshotKeepsWritesMadeDuringAList(t *testing.T) {
 
 func TestSnapshotKeepsFieldsAndHandsOutCopies(t *testing.T) {
 	var changed []string
-	s := NewSnapshot(nil, func(ids []string) { changed = append(changed, ids...) })
+	s := NewSnapshot(SnapshotOptions{OnChange: func(ids []string) { changed = append(changed, ids...) }})
 	fields := func(desc string) map[string]any {
 		return map[string]any{"name": "A", "description": desc, "attributes": map[string]any{"port": 443.0, "tls": true}}
 	}
@@ -165,7 +165,7 @@ func TestSnapshotKeepsFieldsAndHandsOutCopies(t *testing.T) {
 	list := listOf(func() ([]identitynow.Integration, error) {
 		return []identitynow.Integration{{ID: "a", Name: "A", Fields: fields(desc)}}, nil
 	})
-	v, err := s.Get(context.Background(), list, time.Minute, time.Time{})
+	v, err := getWith(s, context.Background(), list, time.Minute, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,25 +180,25 @@ func TestSnapshotKeepsFieldsAndHandsOutCopies(t *testing.T) {
 	}
 
 	s.Expire()
-	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	_, _ = getWith(s, context.Background(), list, time.Minute, time.Time{})
 	if len(changed) != 0 {
 		t.Fatalf("an unchanged list reported changes: %v", changed)
 	}
 	desc = "two" // same modified time, different fields
 	s.Expire()
-	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	_, _ = getWith(s, context.Background(), list, time.Minute, time.Time{})
 	if !reflect.DeepEqual(changed, []string{"a"}) {
 		t.Fatalf("changed = %v, want [a]", changed)
 	}
 }
 
 func TestSnapshotDiscardsAFailedPartialList(t *testing.T) {
-	s := NewSnapshot(nil, nil)
-	_, _ = s.Get(context.Background(), listOf(func() ([]identitynow.Integration, error) {
+	s := NewSnapshot(SnapshotOptions{})
+	_, _ = getWith(s, context.Background(), listOf(func() ([]identitynow.Integration, error) {
 		return []identitynow.Integration{{ID: "a", Name: "A"}}, nil
 	}), time.Minute, time.Time{})
 	s.Expire()
-	_, err := s.Get(context.Background(), listOf(func() ([]identitynow.Integration, error) {
+	_, err := getWith(s, context.Background(), listOf(func() ([]identitynow.Integration, error) {
 		return []identitynow.Integration{{ID: "b", Name: "B"}}, errors.New("connection reset mid-list")
 	}), time.Minute, time.Time{})
 	if err == nil {
@@ -214,7 +214,7 @@ func TestSnapshotDiscardsAFailedPartialList(t *testing.T) {
 }
 
 func TestSnapshotRefreshKeepsUnchangedEntries(t *testing.T) {
-	s := NewSnapshot(nil, nil)
+	s := NewSnapshot(SnapshotOptions{})
 	desc := "one"
 	list := listOf(func() ([]identitynow.Integration, error) {
 		return []identitynow.Integration{
@@ -222,11 +222,11 @@ func TestSnapshotRefreshKeepsUnchangedEntries(t *testing.T) {
 			{ID: "b", Name: "B", Fields: map[string]any{"name": "B", "description": desc}},
 		}, nil
 	})
-	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	_, _ = getWith(s, context.Background(), list, time.Minute, time.Time{})
 	before := map[string]remoteEntry{"a": s.byID["a"], "b": s.byID["b"]}
 	desc = "two"
 	s.Expire()
-	_, _ = s.Get(context.Background(), list, time.Minute, time.Time{})
+	_, _ = getWith(s, context.Background(), list, time.Minute, time.Time{})
 	if &s.byID["a"].fields[0] != &before["a"].fields[0] {
 		t.Error("an unchanged object's fields were copied again")
 	}
@@ -241,7 +241,7 @@ func TestSnapshotRefreshKeepsUnchangedEntries(t *testing.T) {
 // TestSnapshotBoundsTheWaitForAnotherCallersList: while one caller's list hangs (a slow tenant API),
 // another caller waits MaxListWait at most, then is told to come back instead of holding its worker.
 func TestSnapshotBoundsTheWaitForAnotherCallersList(t *testing.T) {
-	s := NewSnapshot(nil, nil)
+	s := NewSnapshot(SnapshotOptions{})
 	release := make(chan struct{})
 	hanging := func(ctx context.Context, _ func(identitynow.Integration)) error {
 		select {
@@ -251,12 +251,18 @@ func TestSnapshotBoundsTheWaitForAnotherCallersList(t *testing.T) {
 			return ctx.Err()
 		}
 	}
-	go func() { _, _ = s.Get(context.Background(), hanging, time.Minute, time.Time{}) }()
+	go func() { _, _ = getWith(s, context.Background(), hanging, time.Minute, time.Time{}) }()
 	defer close(release)
 	time.Sleep(50 * time.Millisecond) // the first caller's list is in flight
 	start := time.Now()
-	_, err := s.Get(context.Background(), hanging, time.Minute, time.Time{})
+	_, err := getWith(s, context.Background(), hanging, time.Minute, time.Time{})
 	if took := time.Since(start); !errors.Is(err, ErrListInFlight) || took > MaxListWait+time.Second {
 		t.Fatalf("second caller: %v after %s; want ErrListInFlight after about %s", err, took, MaxListWait)
 	}
+}
+
+// getWith is Get after pointing the snapshot at list and interval, as a registry does for its users.
+func getWith(s *Snapshot, ctx context.Context, list ListFunc, interval time.Duration, notBefore time.Time) (View, error) {
+	s.setSource(list, interval)
+	return s.Get(ctx, notBefore)
 }
