@@ -45,12 +45,15 @@ func SetupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}); err != nil {
 		return err
 	}
-	return ix.IndexField(ctx, &simv1alpha1.SimIntegration{}, indexRemoteID, func(o client.Object) []string {
-		if id := o.(*simv1alpha1.SimIntegration).Status.ID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
+	return ix.IndexField(ctx, &simv1alpha1.SimIntegration{}, indexRemoteID, remoteIDIndex)
+}
+
+// remoteIDIndex indexes a SimIntegration by the remote id it records.
+func remoteIDIndex(o client.Object) []string {
+	if id := o.(*simv1alpha1.SimIntegration).Status.ID; id != "" {
+		return []string{id}
+	}
+	return nil
 }
 
 // tenantRefKey is the index value of a tenant reference: "Tenant/acme" or "ClusterTenant/acme".
