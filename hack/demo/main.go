@@ -165,7 +165,7 @@ func (d *demo) run(ctx context.Context) (err error) {
 		return nil
 	case <-e.Manager.Done():
 		_, werr := e.Manager.Exited()
-		return fmt.Errorf("the manager exited unexpectedly (%v)\n%s", werr, harness.TailFile(e.ManagerLog, 20))
+		return fmt.Errorf("the manager exited unexpectedly (%w)\n%s", werr, harness.TailFile(e.ManagerLog, 20))
 	}
 }
 

@@ -113,7 +113,7 @@ func plainAttributes(spec simv1alpha1.SimIntegrationSpec) (map[string]any, error
 	}
 	var attrs map[string]any
 	if err := json.Unmarshal(spec.Attributes.Raw, &attrs); err != nil {
-		return nil, fmt.Errorf("spec.attributes must be a JSON object: %v", err)
+		return nil, fmt.Errorf("spec.attributes must be a JSON object: %w", err)
 	}
 	return attrs, nil
 }

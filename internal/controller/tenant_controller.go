@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -136,9 +136,9 @@ func setTenantConditions(conds *[]metav1.Condition, generation int64, o outcome)
 // SetupWithManager registers the reconciler for its kind, watching the credential Secrets' metadata.
 func (r *TenantReconciler) SetupWithManager(mgr manager.Manager, name string) error {
 	sample := r.New()
-	return ctrl.ControllerManagedBy(mgr).
+	return builder.ControllerManagedBy(mgr).
 		Named(name).
-		For(sample, ctrl.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted()))).
+		For(sample, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted()))).
 		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.tenantsForSecret)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: tenantWorkers,

@@ -177,7 +177,7 @@ func TestPatchFormRefused(t *testing.T) {
 			c := e.client(func(c *Config) { c.PatchFormat = tt.client })
 			id := e.fk.Insert(map[string]any{"name": "x"})
 			_, err := c.Patch(context.Background(), id, []Operation{{Operation: "add", Path: "/description", Value: "d"}})
-			if KindOf(err) != KindInvalid || len(err.(*Error).Messages) == 0 {
+			if KindOf(err) != KindInvalid || len(mustError(t, err).Messages) == 0 {
 				t.Fatalf("want KindInvalid with a message, got %v", err)
 			}
 		})

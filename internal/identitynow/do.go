@@ -99,7 +99,7 @@ func (c *Client) redactor(ctx context.Context, cl call, sent []string) *redactor
 
 // scrub cleans the server texts of err, when it is an *Error.
 func (c *Client) scrub(ctx context.Context, cl call, sent []string, err error) error {
-	if e, ok := err.(*Error); ok {
+	if e, ok := errors.AsType[*Error](err); ok {
 		e.redact(c.redactor(ctx, cl, sent))
 	}
 	return err
@@ -123,7 +123,7 @@ func (c *Client) send(ctx context.Context, cl call, tok string, attempt int, rea
 	c.log.V(1).Info("identitynow request", "op", cl.op, "method", cl.method,
 		"path", cl.template(c.tmpl), "status", status, "duration", d, "attempt", attempt)
 	if err != nil {
-		if e, ok := err.(*Error); ok {
+		if e, ok := errors.AsType[*Error](err); ok {
 			return nil, e
 		}
 		if te := transportError(cl.op, err); te != nil {
@@ -206,7 +206,7 @@ func drain(b *bodyReader) error {
 
 // bodyError converts a failure to read or decode a 2xx body.
 func bodyError(op string, err error) *Error {
-	if e, ok := err.(*Error); ok {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e
 	}
 	if re, ok := errors.AsType[readError](err); ok {

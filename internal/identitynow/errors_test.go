@@ -312,7 +312,7 @@ func TestRateLimitedBlocksBudget(t *testing.T) {
 	}
 	before := len(e.fk.Requests(fake.SIMOnly()))
 	_, err := c2.Get(context.Background(), "x")
-	if KindOf(err) != KindRateLimited || RetryAfter(err) <= 25*time.Second || err.(*Error).StatusCode != 0 {
+	if KindOf(err) != KindRateLimited || RetryAfter(err) <= 25*time.Second || mustError(t, err).StatusCode != 0 {
 		t.Fatalf("other client sharing the budget: %v", err)
 	}
 	if !strings.Contains(err.Error(), "request not sent") {

@@ -1,6 +1,7 @@
 package identitynow
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -54,4 +55,14 @@ func (e *env) client(mod func(*Config)) *Client {
 	}
 	e.t.Cleanup(c.Close)
 	return c
+}
+
+// mustError returns err as an *Error, failing the test when it is not one.
+func mustError(t *testing.T, err error) *Error {
+	t.Helper()
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		t.Fatalf("want an *Error, got %T: %v", err, err)
+	}
+	return e
 }

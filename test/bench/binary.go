@@ -38,7 +38,7 @@ type manager struct {
 func buildManager(env *envtest.Environment, dir, logDir string, workers int) (*manager, error) {
 	bin := filepath.Join(dir, "manager")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build the manager: %v\n%s", err, out)
+		return nil, fmt.Errorf("build the manager: %w\n%s", err, out)
 	}
 	user, err := env.AddUser(envtest.User{Name: "bench-manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {

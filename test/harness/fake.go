@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,7 +48,7 @@ func StartFake(ctx context.Context, bin, logPath string, args ...string) (*Fake,
 		select {
 		case <-p.Done():
 			_, err := p.Exited()
-			return nil, fmt.Errorf("fake-identitynow exited at start: %v\n%s", err, TailFile(logPath, 20))
+			return nil, fmt.Errorf("fake-identitynow exited at start: %w\n%s", err, TailFile(logPath, 20))
 		case <-ctx.Done():
 			_ = p.Kill()
 			return nil, ctx.Err()
@@ -109,7 +110,7 @@ func (f *Fake) ObjectsNamed(ctx context.Context, name string) ([]RemoteObject, e
 // Object returns one remote object; ok is false when it does not exist.
 func (f *Fake) Object(ctx context.Context, id string) (o RemoteObject, ok bool, err error) {
 	err = f.admin(ctx, http.MethodGet, "/_admin/objects/"+url.PathEscape(id), nil, &o)
-	if he, isHTTP := err.(*httpError); isHTTP && he.status == http.StatusNotFound {
+	if he, isHTTP := errors.AsType[*httpError](err); isHTTP && he.status == http.StatusNotFound {
 		return o, false, nil
 	}
 	return o, err == nil, err

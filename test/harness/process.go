@@ -137,7 +137,7 @@ func waitHTTPOK(ctx context.Context, p *Process, url string, timeout time.Durati
 		select {
 		case <-p.Done():
 			_, err := p.Exited()
-			return fmt.Errorf("%s exited before %s answered: %v", p.Name, url, err)
+			return fmt.Errorf("%s exited before %s answered: %w", p.Name, url, err)
 		case <-ctx.Done():
 			return fmt.Errorf("%s did not answer on %s: %w", p.Name, url, ctx.Err())
 		case <-time.After(100 * time.Millisecond):

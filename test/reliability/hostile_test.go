@@ -313,7 +313,7 @@ func (h *hostile) checkA(t *testing.T) {
 			}
 			r, ok, err := h.Fake.Object(ctx, o.Status.ID)
 			if err != nil || !ok {
-				return fmt.Errorf("%s: remote object %s: %v %v", name, o.Status.ID, ok, err)
+				return fmt.Errorf("%s: remote object %s: %v %w", name, o.Status.ID, ok, err)
 			}
 			if want := *o.Spec.Description; r.Description() != want {
 				return fmt.Errorf("%s: remote description %q, spec %q", name, r.Description(), want)
@@ -790,7 +790,7 @@ func (h *hostile) confusedDeputy(t *testing.T) {
 	h.must(t, poll(30*time.Second, func() error {
 		for _, o := range []*simv1alpha1.SimIntegration{adopt, extID} {
 			if err := h.c.Get(ctx, client.ObjectKeyFromObject(o), &simv1alpha1.SimIntegration{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("%s not gone yet (%v)", o.Name, err)
+				return fmt.Errorf("%s not gone yet (%w)", o.Name, err)
 			}
 		}
 		return nil
@@ -922,7 +922,7 @@ func (h *hostile) memory(t *testing.T) {
 	h.must(t, client.IgnoreNotFound(h.c.Delete(ctx, &simv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: nsB, Name: "b-churn"}})))
 	h.must(t, poll(30*time.Second, func() error {
 		if err := h.c.Get(ctx, client.ObjectKey{Namespace: nsB, Name: "b-churn"}, &simv1alpha1.Tenant{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("tenant b-churn not gone (%v)", err)
+			return fmt.Errorf("tenant b-churn not gone (%w)", err)
 		}
 		return nil
 	}))

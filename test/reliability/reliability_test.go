@@ -207,7 +207,7 @@ func deleteWhilePending(t *testing.T, s *suite) {
 		for name := range want {
 			objs, err := s.Fake.ObjectsNamed(ctx, name)
 			if err != nil || len(objs) == 0 {
-				return fmt.Errorf("%s not created remotely yet (%v)", name, err)
+				return fmt.Errorf("%s not created remotely yet (%w)", name, err)
 			}
 		}
 		return nil
@@ -406,7 +406,7 @@ func badInput(t *testing.T, s *suite) {
 			err := poll(40*time.Second, func() error {
 				cd, err := s.condition(c.kind, c.obj, "Ready")
 				if err != nil || cd == nil || cd.Status != metav1.ConditionTrue {
-					return fmt.Errorf("not Ready: %+v %v", cd, err)
+					return fmt.Errorf("not Ready: %+v %w", cd, err)
 				}
 				return nil
 			})

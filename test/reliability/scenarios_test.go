@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -100,7 +101,7 @@ func crashSafety(t *testing.T, s *suite, p crashParams) {
 				case rand.IntN(10) < 7:
 					kind = "update"
 					err = s.update(ctx, name, w)
-					if err == errDeleting {
+					if errors.Is(err, errDeleting) {
 						release()
 						continue
 					}
