@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -184,5 +185,64 @@ func TestValidClientID(t *testing.T) {
 		if err := ValidClientID(id); (err == nil) != ok {
 			t.Errorf("ValidClientID(%q) = %v, want ok=%t", id, err, ok)
 		}
+	}
+}
+
+// listingRemote answers ListEach with one object naming the remote that listed it.
+type listingRemote struct {
+	Remote
+	name string
+}
+
+func (l *listingRemote) ListEach(_ context.Context, each func(identitynow.Integration)) error {
+	each(identitynow.Integration{ID: l.name, Name: l.name})
+	return nil
+}
+
+func (l *listingRemote) Close() {}
+
+// TestSharedSnapshotListsThroughAUserAndGoesWithTheLast: a snapshot shared by two tenants lists at the
+// shorter of their intervals through one of their clients; when that tenant leaves, it lists through
+// the other's; when the last leaves, it is gone.
+func TestSharedSnapshotListsThroughAUserAndGoesWithTheLast(t *testing.T) {
+	n := 0
+	r := NewRegistry(RegistryOptions{NewRemote: func(identitynow.Config) (Remote, error) {
+		n++
+		return &listingRemote{name: fmt.Sprintf("client-%d", n)}, nil
+	}})
+	creds := Credentials{ClientID: "one-client", ClientSecret: "s"}
+	join := func(key string, poll time.Duration) *Connection {
+		t.Helper()
+		spec := acmeSpec(100)
+		spec.PollInterval = metav1.Duration{Duration: poll}
+		c, err := r.Connect(key, spec, creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err = r.Prove(key, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := join("Tenant/team-a/acme", 10*time.Minute)
+	b := join("Tenant/team-b/acme", time.Minute)
+	if a.Snapshot != b.Snapshot {
+		t.Fatal("two proven tenants with one endpoint and credentials share one snapshot")
+	}
+	if a.Snapshot.interval != time.Minute {
+		t.Errorf("interval = %s, want the shorter poll interval (1m)", a.Snapshot.interval)
+	}
+	r.Forget("Tenant/team-b/acme")
+	a.Snapshot.Expire()
+	v, err := a.Snapshot.Get(t.Context(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.ByID("client-1"); !ok || a.Snapshot.interval != 10*time.Minute {
+		t.Errorf("after the shorter-polling tenant left: listed through %v, interval %s; want team-a's client and 10m", v, a.Snapshot.interval)
+	}
+	r.Forget("Tenant/team-a/acme")
+	if _, _, snaps := r.Len(); snaps != 0 {
+		t.Errorf("%d snapshots after the last tenant left, want 0", snaps)
 	}
 }
