@@ -232,8 +232,8 @@ func putDocument(observed map[string]any, want desiredState) (identitynow.Detail
 	}
 	maps.Copy(merged, want.Doc)
 	if a, ok := merged["attributes"].(map[string]any); ok {
-		for k, v := range a {
-			if identitynow.IsMasked(v) {
+		for _, k := range slices.Sorted(maps.Keys(a)) { // the first masked key by name: one message, whatever the order
+			if identitynow.IsMasked(a[k]) {
 				return identitynow.Details{}, stall(simv1alpha1.ReasonInvalidSpec,
 					"updateStrategy Put would overwrite the masked attribute %q with its mask; manage it in spec.attributes or spec.secretAttributes", k)
 			}

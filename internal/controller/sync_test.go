@@ -142,6 +142,19 @@ func syncSim(mutate func(*simv1alpha1.SimIntegration)) *simv1alpha1.SimIntegrati
 	return s
 }
 
+// syncedSim is syncSim after a sync of generation 1 with the remote object id.
+func syncedSim(t *testing.T, id string, mutate func(*simv1alpha1.SimIntegration)) *simv1alpha1.SimIntegration {
+	t.Helper()
+	return syncSim(func(s *simv1alpha1.SimIntegration) {
+		s.Finalizers = []string{simv1alpha1.Finalizer}
+		s.Status.ID, s.Status.ObservedGeneration = id, 1
+		s.Status.LastApplied = syncedRecord(t)
+		if mutate != nil {
+			mutate(s)
+		}
+	})
+}
+
 // remoteHR is the remote object that matches syncSim, as the remote returns it (the password masked).
 func remoteHR(id string, mutate func(map[string]any)) identitynow.Integration {
 	fields := map[string]any{
@@ -256,10 +269,7 @@ func TestSyncSteps(t *testing.T) {
 			id: "landed", events: []string{"Updated"}, finalizer: true},
 	}, {
 		name: "a 400 on a patch computed from an old list is retried once on a fresh read",
-		obj: syncSim(func(s *simv1alpha1.SimIntegration) {
-			s.Finalizers = []string{simv1alpha1.Finalizer}
-			s.Status.ID, s.Status.ObservedGeneration = "id-1", 1
-			s.Status.LastApplied = syncedRecord(t)
+		obj: syncedSim(t, "id-1", func(s *simv1alpha1.SimIntegration) {
 			s.Spec.Description = new("Tickets, triaged")
 		}),
 		before: func(t *testing.T, g *syncRig) {
@@ -283,11 +293,7 @@ func TestSyncSteps(t *testing.T) {
 			id: "id-1", events: []string{"Updated"}, finalizer: true},
 	}, {
 		name: "a remote object deleted outside Kubernetes is confirmed gone, then recreated",
-		obj: syncSim(func(s *simv1alpha1.SimIntegration) {
-			s.Finalizers = []string{simv1alpha1.Finalizer}
-			s.Status.ID, s.Status.ObservedGeneration = "gone", 1
-			s.Status.LastApplied = syncedRecord(t)
-		}),
+		obj: syncedSim(t, "gone", nil),
 		before: func(t *testing.T, g *syncRig) {
 			g.remote.GetFunc = func(context.Context, string) (*identitynow.Integration, error) {
 				return nil, remoteErr(identitynow.KindNotFound, 404, "not found")
@@ -301,11 +307,7 @@ func TestSyncSteps(t *testing.T) {
 			id: "again", events: []string{"Recreated"}, finalizer: true},
 	}, {
 		name: "a listed-missing object that a direct read finds is updated, not recreated",
-		obj: syncSim(func(s *simv1alpha1.SimIntegration) {
-			s.Finalizers = []string{simv1alpha1.Finalizer}
-			s.Status.ID, s.Status.ObservedGeneration = "late", 1
-			s.Status.LastApplied = syncedRecord(t)
-		}),
+		obj: syncedSim(t, "late", nil),
 		before: func(t *testing.T, g *syncRig) {
 			g.remote.GetFunc = func(_ context.Context, id string) (*identitynow.Integration, error) {
 				it := remoteHR(id, nil)
@@ -348,7 +350,7 @@ func TestSyncSteps(t *testing.T) {
 				f["attributes"].(map[string]any)["apiToken"] = "****"
 			})
 		},
-		want: syncWant{kind: outcomeStalled, reason: simv1alpha1.ReasonInvalidSpec, message: `masked attribute "apiToken"`,
+		want: syncWant{kind: outcomeStalled, reason: simv1alpha1.ReasonInvalidSpec, message: `masked attribute "apiToken"`, // the first by name of the two masked keys
 			calls: []string{"CheckToken", "ListEach"}, id: "id-1", finalizer: true},
 	}, {
 		name: "adoption by name records the id and says so",
