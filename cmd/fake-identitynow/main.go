@@ -79,6 +79,7 @@ func parseFlags(args []string) (fake.Options, string, error) {
 	ttl := fs.Duration("token-ttl", fake.DefaultTokenTTL, "lifetime of issued tokens")
 	rate := fs.String("rate-limit", "100/10s", "SIM requests per period per client id and release (0 disables)")
 	masked := fs.String("masked-attributes", "", "comma-separated attribute keys returned as ********")
+	omitted := fs.String("omitted-attributes", "", "comma-separated attribute keys left out of responses")
 	forms := fs.String("patch-forms", "both", "accepted PATCH bodies: both, operations or array")
 	if err := fs.Parse(args); err != nil {
 		return fake.Options{}, "", err
@@ -93,6 +94,9 @@ func parseFlags(args []string) (fake.Options, string, error) {
 	}
 	if *masked != "" {
 		opts.MaskedAttributes = strings.Split(*masked, ",")
+	}
+	if *omitted != "" {
+		opts.OmittedAttributes = strings.Split(*omitted, ",")
 	}
 	switch {
 	case opts.Shape != fake.ShapeEcho && opts.Shape != fake.ShapeDTO:

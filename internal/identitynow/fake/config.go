@@ -12,6 +12,7 @@ type Config struct {
 	TokenTTL            Duration   `json:"tokenTTL"`
 	PatchForms          PatchForms `json:"patchForms"`
 	MaskedAttributes    []string   `json:"maskedAttributes"`
+	OmittedAttributes   []string   `json:"omittedAttributes"`
 	RateLimit           RateJSON   `json:"rateLimit"`
 	Latency             Duration   `json:"latency"`
 	CreateResponseDelay Duration   `json:"createResponseDelay"`
@@ -43,7 +44,8 @@ func (s *Server) Config() Config {
 	}
 	return Config{
 		Shape: s.opts.Shape, TokenTTL: Duration(s.opts.TokenTTL), PatchForms: s.opts.PatchForms,
-		MaskedAttributes: slices.Clone(s.opts.MaskedAttributes),
+		MaskedAttributes:  slices.Clone(s.opts.MaskedAttributes),
+		OmittedAttributes: slices.Clone(s.opts.OmittedAttributes),
 		RateLimit:        RateJSON{Requests: rl.Requests, Period: Duration(rl.Period), Tiers: tiers},
 		Latency:          Duration(s.latency), CreateResponseDelay: Duration(s.delay),
 		FailureRate: RateFault{Fraction: s.rate.fraction, Status: s.rate.status, Until: s.rate.until},
@@ -76,6 +78,13 @@ func (s *Server) SetMaskedAttributes(keys ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts.MaskedAttributes = slices.Clone(keys)
+}
+
+// SetOmittedAttributes changes which attribute keys are left out of responses.
+func (s *Server) SetOmittedAttributes(keys ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.OmittedAttributes = slices.Clone(keys)
 }
 
 // SetClient adds or replaces an accepted client (an empty secret removes it).
@@ -125,6 +134,9 @@ func (s *Server) applyConfig(c Config) {
 	}
 	if c.PatchForms != "" {
 		s.opts.PatchForms = c.PatchForms
+	}
+	if c.OmittedAttributes != nil {
+		s.opts.OmittedAttributes = slices.Clone(c.OmittedAttributes)
 	}
 	if c.MaskedAttributes != nil {
 		s.opts.MaskedAttributes = slices.Clone(c.MaskedAttributes)

@@ -77,6 +77,9 @@ type Options struct {
 	Shape Shape
 	// MaskedAttributes are attribute keys whose values are returned as "********".
 	MaskedAttributes []string
+	// OmittedAttributes are attribute keys left out of responses altogether: the live API may hide a
+	// credential either way, and a client must cope with both. A key in both lists is omitted.
+	OmittedAttributes []string
 	// PatchForms defaults to PatchFormsBoth.
 	PatchForms PatchForms
 	// RateLimit is disabled when Requests is 0.
@@ -128,6 +131,7 @@ func NewServer(opts Options) *Server {
 	}
 	opts.Clients = cloneMap(opts.Clients)
 	opts.MaskedAttributes = slices.Clone(opts.MaskedAttributes)
+	opts.OmittedAttributes = slices.Clone(opts.OmittedAttributes)
 	opts.RateLimit.Tiers = slices.Clone(opts.RateLimit.Tiers)
 	s := &Server{
 		clock:  opts.Clock,

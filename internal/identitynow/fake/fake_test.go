@@ -364,6 +364,21 @@ func TestResponseShapes(t *testing.T) {
 			t.Fatalf("masking: %v", m["attributes"])
 		}
 	})
+	t.Run("omitted", func(t *testing.T) {
+		h := start(t, Options{Shape: ShapeEcho, MaskedAttributes: []string{"password"}})
+		h.s.SetOmittedAttributes("password")
+		tok := h.token(testClient, testSecret)
+		m := h.create(tok, "/v2024/sim-integrations", full)
+		attrs := m["attributes"].(map[string]any)
+		if _, present := attrs["password"]; present || len(attrs) == 0 {
+			t.Fatalf("an omitted attribute must be left out, the others kept: %v", attrs)
+		}
+		h.s.SetOmittedAttributes()
+		got := h.sim(tok, http.MethodGet, "/v2024/sim-integrations/"+m["id"].(string), "", "").json(t)
+		if got["attributes"].(map[string]any)["password"] != Masked {
+			t.Fatalf("omission switched off at run time: the value is masked again, got %v", got["attributes"])
+		}
+	})
 }
 
 func TestRateLimitEscalation(t *testing.T) {

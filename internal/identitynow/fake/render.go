@@ -16,7 +16,7 @@ func (s *Server) render(o *object) map[string]any {
 	return out
 }
 
-// mask replaces the values of masked attribute keys.
+// mask replaces the values of masked attribute keys and drops omitted ones.
 func (s *Server) mask(doc map[string]any) {
 	attrs, ok := doc["attributes"].(map[string]any)
 	if !ok {
@@ -26,6 +26,9 @@ func (s *Server) mask(doc map[string]any) {
 		if _, ok := attrs[k]; ok {
 			attrs[k] = Masked
 		}
+	}
+	for _, k := range s.opts.OmittedAttributes {
+		delete(attrs, k)
 	}
 }
 
