@@ -2,6 +2,7 @@
 // (package internal/identitynow/fake) for demos and manual tests.
 //
 //	fake-identitynow --listen 127.0.0.1:0 --client demo:demo-secret --shape dto
+//	fake-identitynow --client demo:demo-secret --rate-limit 5/1s --rate-escalation per-request
 //
 // The first line on stdout is "listening on http://HOST:PORT". The JSON admin
 // API is under /_admin/ (objects, faults, requests, revoke-tokens, config).
@@ -78,6 +79,9 @@ func parseFlags(args []string) (fake.Options, string, error) {
 	shape := fs.String("shape", "dto", "response shape: echo or dto")
 	ttl := fs.Duration("token-ttl", fake.DefaultTokenTTL, "lifetime of issued tokens")
 	rate := fs.String("rate-limit", "100/10s", "SIM requests per period per client id and release (0 disables)")
+	escalation := fs.String("rate-escalation", string(fake.EscalationDocumented),
+		"repeated 429s: documented (SailPoint's route-specific backoff), "+
+			"per-request (every request while blocked escalates; stress tests) or none")
 	masked := fs.String("masked-attributes", "", "comma-separated attribute keys returned as ********")
 	omitted := fs.String("omitted-attributes", "", "comma-separated attribute keys left out of responses")
 	forms := fs.String("patch-forms", "both", "accepted PATCH bodies: both, operations or array")
@@ -88,6 +92,7 @@ func parseFlags(args []string) (fake.Options, string, error) {
 	if err != nil {
 		return fake.Options{}, "", err
 	}
+	rl.Escalation = fake.Escalation(*escalation)
 	opts := fake.Options{
 		Clients: clients, TokenTTL: *ttl, Shape: fake.Shape(*shape),
 		PatchForms: fake.PatchForms(*forms), RateLimit: rl,
@@ -104,6 +109,8 @@ func parseFlags(args []string) (fake.Options, string, error) {
 	case opts.PatchForms != fake.PatchFormsBoth && opts.PatchForms != fake.PatchFormsOperations &&
 		opts.PatchForms != fake.PatchFormsArray:
 		return opts, "", fmt.Errorf("--patch-forms must be both, operations or array")
+	case !rl.Escalation.Valid():
+		return opts, "", fmt.Errorf("--rate-escalation must be documented, per-request or none")
 	}
 	return opts, *listen, nil
 }

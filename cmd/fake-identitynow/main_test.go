@@ -11,7 +11,7 @@ func TestParseFlags(t *testing.T) {
 	opts, listen, err := parseFlags([]string{
 		"--listen", "127.0.0.1:9999", "--client", "a:s1", "--client", "b:s:2",
 		"--shape", "echo", "--token-ttl", "30s", "--rate-limit", "5/2s",
-		"--masked-attributes", "password,secret", "--patch-forms", "array",
+		"--masked-attributes", "password,secret", "--patch-forms", "array", "--rate-escalation", "per-request",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -19,17 +19,19 @@ func TestParseFlags(t *testing.T) {
 	if listen != "127.0.0.1:9999" || opts.Clients["a"] != "s1" || opts.Clients["b"] != "s:2" ||
 		opts.Shape != fake.ShapeEcho || opts.TokenTTL != 30*time.Second ||
 		opts.RateLimit.Requests != 5 || opts.RateLimit.Period != 2*time.Second ||
-		len(opts.MaskedAttributes) != 2 || opts.PatchForms != fake.PatchFormsArray {
+		len(opts.MaskedAttributes) != 2 || opts.PatchForms != fake.PatchFormsArray ||
+		opts.RateLimit.Escalation != fake.EscalationPerRequest {
 		t.Fatalf("parsed %+v %s", opts, listen)
 	}
 	defaults, listen, err := parseFlags(nil)
 	if err != nil || listen != "127.0.0.1:0" || defaults.Shape != fake.ShapeDTO ||
-		defaults.RateLimit.Requests != 100 || defaults.RateLimit.Period != 10*time.Second {
+		defaults.RateLimit.Requests != 100 || defaults.RateLimit.Period != 10*time.Second ||
+		defaults.RateLimit.Escalation != fake.EscalationDocumented {
 		t.Fatalf("defaults %+v %v", defaults, err)
 	}
 	for _, bad := range [][]string{
 		{"--client", "nosecret"}, {"--shape", "xml"}, {"--rate-limit", "fast"},
-		{"--rate-limit", "5/0s"}, {"--patch-forms", "merge"},
+		{"--rate-limit", "5/0s"}, {"--patch-forms", "merge"}, {"--rate-escalation", "always"},
 	} {
 		if _, _, err := parseFlags(bad); err == nil {
 			t.Errorf("%v: want an error", bad)

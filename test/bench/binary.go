@@ -268,7 +268,7 @@ func freeAddr() string {
 func (b *bench) coldPass(n int) error {
 	fmt.Printf("phase cold pass: restart the manager with %d objects in place, fake limit lifted\n", n)
 	b.remote.SetRateLimit(fake.RateLimit{})
-	defer b.remote.SetRateLimit(fake.RateLimit{Requests: b.s.Limit, Period: b.s.Period, Tiers: b.tiers})
+	defer b.remote.SetRateLimit(b.limit)
 	b.mgr.stop()
 	start := time.Now()
 	if err := b.mgr.start(b.ctx); err != nil {

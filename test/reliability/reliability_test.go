@@ -121,15 +121,16 @@ func checkBound(t *testing.T, what string, took time.Duration) {
 	}
 }
 
-// retryAfter: the fake's sliding-window limit (5 requests a second, Retry-After escalating 5 s,
-// 10 s: SailPoint's 60…1200 s scaled down) plus an injected 429 with Retry-After 10 s; the fake's
-// request log must show no request of that client sent before a Retry-After ended.
+// retryAfter: the fake's per-request escalation (its stress mode, stricter than SailPoint's
+// documented backoff: a sliding window of 5 requests a second, and every request while blocked
+// escalates the Retry-After to 5 s, then 10 s) plus an injected 429 with Retry-After 10 s; the
+// fake's request log must show no request of that client sent before a Retry-After ended.
 func retryAfter(t *testing.T, s *suite, n int) {
 	ctx := context.Background()
 	seq := lastSeq(t, s)
 	tiers := []time.Duration{5 * time.Second, 10 * time.Second}
 	s.must(t, s.Fake.SetConfig(ctx, map[string]any{"rateLimit": map[string]any{"requests": 5, "period": "1s",
-		"tiers": []string{"5s", "10s"}}}))
+		"escalation": "per-request", "tiers": []string{"5s", "10s"}}}))
 	want := map[string]simSpec{}
 	for i := range n {
 		name := fmt.Sprintf("lim-%02d", i)
@@ -147,7 +148,7 @@ func retryAfter(t *testing.T, s *suite, n int) {
 		"count": 1, "status": 429, "retryAfter": "10s"}))
 	touch(t, s, want, "limited-2")
 	s.converge(t, want, 120*time.Second)
-	s.must(t, s.Fake.SetConfig(ctx, map[string]any{"rateLimit": map[string]any{"requests": 0}}))
+	s.must(t, s.Fake.SetConfig(ctx, map[string]any{"rateLimit": map[string]any{"requests": 0, "escalation": "documented"}}))
 
 	reqs, err := s.Fake.Requests(ctx, "", "")
 	s.must(t, err)

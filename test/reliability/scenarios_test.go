@@ -258,9 +258,10 @@ func lastSeq(t *testing.T, s *suite) int64 {
 	return reqs[len(reqs)-1].Seq
 }
 
-// earlyRequests replays the fake's limiter over the log of one (client, release) and returns the
-// requests that arrived while a Retry-After was still running. inFlight is how long after a 429 a
-// request may still arrive because it was sent before the 429 was received (concurrent workers).
+// earlyRequests replays the fake's limiter in its per-request mode over the log of one (client,
+// release) and returns the requests that arrived while a Retry-After was still running. inFlight
+// is how long after a 429 a request may still arrive because it was sent before the 429 was
+// received (concurrent workers).
 // injected maps the seq of an injected 429 to the Retry-After it carried.
 func earlyRequests(reqs []harness.Request, clientID, release string, tiers []time.Duration,
 	injected map[int64]time.Duration, inFlight time.Duration) (early []harness.Request, blocks int, longest time.Duration) {

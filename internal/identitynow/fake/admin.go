@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -222,10 +223,15 @@ func checkConfig(c Config) error {
 		return fmt.Errorf("shape must be %q or %q", ShapeEcho, ShapeDTO)
 	case !strings.Contains("|both|operations|array|", "|"+string(c.PatchForms)+"|"):
 		return errors.New("patchForms must be both, operations or array")
-	case c.RateLimit.Requests < 0 || c.RateLimit.Period < 0:
+	case c.RateLimit.Requests < 0 || c.RateLimit.Period < 0 || c.RateLimit.IntervalThreshold < 0 ||
+		c.RateLimit.ViolationWindow < 0 || c.RateLimit.TierMemory < 0 || slices.ContainsFunc(c.RateLimit.Tiers, negative):
 		return errors.New("rateLimit must not be negative")
+	case !c.RateLimit.Escalation.Valid():
+		return fmt.Errorf("rateLimit.escalation must be %q, %q or %q", EscalationDocumented, EscalationPerRequest, EscalationNone)
 	case c.FailureRate.Fraction < 0 || c.FailureRate.Fraction > 1:
 		return errors.New("failureRate.fraction must be within 0..1")
 	}
 	return nil
 }
+
+func negative(d Duration) bool { return d < 0 }

@@ -21,9 +21,13 @@ type Config struct {
 
 // RateJSON is RateLimit in JSON form.
 type RateJSON struct {
-	Requests int        `json:"requests"`
-	Period   Duration   `json:"period"`
-	Tiers    []Duration `json:"tiers,omitempty"`
+	Requests          int        `json:"requests"`
+	Period            Duration   `json:"period"`
+	Escalation        Escalation `json:"escalation"`
+	Tiers             []Duration `json:"tiers,omitempty"`
+	IntervalThreshold int        `json:"intervalThreshold"`
+	ViolationWindow   Duration   `json:"violationWindow"`
+	TierMemory        Duration   `json:"tierMemory"`
 }
 
 // RateFault is the random failure setting (see SetFailureRate).
@@ -46,8 +50,10 @@ func (s *Server) Config() Config {
 		Shape: s.opts.Shape, TokenTTL: Duration(s.opts.TokenTTL), PatchForms: s.opts.PatchForms,
 		MaskedAttributes:  slices.Clone(s.opts.MaskedAttributes),
 		OmittedAttributes: slices.Clone(s.opts.OmittedAttributes),
-		RateLimit:        RateJSON{Requests: rl.Requests, Period: Duration(rl.Period), Tiers: tiers},
-		Latency:          Duration(s.latency), CreateResponseDelay: Duration(s.delay),
+		RateLimit: RateJSON{Requests: rl.Requests, Period: Duration(rl.Period), Escalation: rl.Escalation, Tiers: tiers,
+			IntervalThreshold: rl.IntervalThreshold, ViolationWindow: Duration(rl.ViolationWindow),
+			TierMemory: Duration(rl.TierMemory)},
+		Latency: Duration(s.latency), CreateResponseDelay: Duration(s.delay),
 		FailureRate: RateFault{Fraction: s.rate.fraction, Status: s.rate.status, Until: s.rate.until},
 	}
 }
@@ -98,13 +104,12 @@ func (s *Server) SetClient(id, secret string) {
 	s.opts.Clients[id] = secret
 }
 
-// SetRateLimit replaces the rate limit and forgets all counters and blocks.
+// SetRateLimit replaces the rate limit and forgets all counters, blocks and backoffs.
 func (s *Server) SetRateLimit(rl RateLimit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rl.Tiers = slices.Clone(rl.Tiers)
-	s.opts.RateLimit = rl
-	s.limits = map[limitKey]*limitState{}
+	s.opts.RateLimit = rl.normalized()
+	s.limits = newLimiter()
 }
 
 // SetLatency delays every non-admin request by d before it is handled.
@@ -143,16 +148,15 @@ func (s *Server) applyConfig(c Config) {
 	}
 	s.latency, s.delay = time.Duration(c.Latency), time.Duration(c.CreateResponseDelay)
 	s.rate = failureRate{fraction: c.FailureRate.Fraction, status: c.FailureRate.Status, until: c.FailureRate.Until}
-	rl := RateLimit{Requests: c.RateLimit.Requests, Period: time.Duration(c.RateLimit.Period)}
-	for _, t := range c.RateLimit.Tiers {
+	rj := c.RateLimit
+	rl := RateLimit{Requests: rj.Requests, Period: time.Duration(rj.Period), Escalation: rj.Escalation,
+		IntervalThreshold: rj.IntervalThreshold, ViolationWindow: time.Duration(rj.ViolationWindow),
+		TierMemory: time.Duration(rj.TierMemory)}
+	for _, t := range rj.Tiers {
 		rl.Tiers = append(rl.Tiers, time.Duration(t))
 	}
 	if !rateLimitEqual(rl, s.opts.RateLimit) {
-		s.opts.RateLimit = rl
-		s.limits = map[limitKey]*limitState{}
+		s.opts.RateLimit = rl.normalized()
+		s.limits = newLimiter()
 	}
-}
-
-func rateLimitEqual(a, b RateLimit) bool {
-	return a.Requests == b.Requests && a.Period == b.Period && slices.Equal(a.Tiers, b.Tiers)
 }

@@ -5,8 +5,8 @@
 // seven SIM routes under /v2024, /v2025, /v2026 (…/sim-integrations) and
 // /sim-integrations/v1, all sharing one store. It enforces the experimental
 // header, bearer tokens with expiry, unique names, the JSON Patch media type and
-// a per (client id, release) sliding-window rate limit with escalating
-// Retry-After. Tests steer it through Go methods; the standalone command
+// SailPoint's rate limit (see RateLimit: what SailPoint documents and what is
+// this fake's choice). Tests steer it through Go methods; the standalone command
 // through the JSON admin API under /_admin/.
 package fake
 
@@ -44,24 +44,53 @@ const (
 	PatchFormsArray      PatchForms = "array"      // only a bare RFC 6902 array
 )
 
-// RateLimit is the per (client id, release) limit of SIM requests.
+// RateLimit is the limit of SIM requests per (client id, release).
 //
-// At most Requests accepted requests in any sliding window of Period. The first
-// request over the limit while not blocked gets 429 with Retry-After = the
-// seconds until the oldest counted request leaves the window (rounded up, at
-// least 1), and the key is blocked for that long. Every request that arrives
-// while blocked is a repeated violation: it gets 429 and the block is replaced
-// by the next tier (Tiers[0], then Tiers[1], …, staying at the last). The first
-// accepted request after a block resets the escalation. Rejected requests are
-// not counted in the window. Requests <= 0 disables the limit.
+// Documented by SailPoint (developer.sailpoint.com docs/api/v3/rate-limit.md): Requests per
+// Period (100 per 10 s) per client id and API version; over it, 429 with Retry-After "seconds to
+// wait before rate limit resets". Some routes add a route-specific backoff (backOffConfig): after
+// intervalThreshold (3) distinct violated intervals within violationWindow (120 s), Retry-After
+// grows through tiers (60, 300, 600, 1200 s), and the last tier is remembered for tierMemoryWindow
+// (3600 s) after it expires.
+//
+// This fake's choices, where the documentation is silent, in the default EscalationDocumented:
+//   - Windows are fixed (our reading of "resets") and aligned on the Unix epoch (window = time /
+//     Period). Retry-After is the seconds to the end of the window, rounded up, at least 1.
+//     Refused requests are not counted.
+//   - A route is the method and path template of the operation ("GET /sim-integrations/{id}"),
+//     per client id and release; a request refused by the shared (client id, release) limit is a
+//     violation of its own route only, and a backoff refuses only its own route.
+//   - The request that makes the third violated window gets the first tier. While a backoff lasts,
+//     its route's requests get 429 with the rest of it and are neither counted nor violations.
+//     Each backoff needs IntervalThreshold new violated windows; the next one is one tier higher
+//     (staying at the last) if it starts less than TierMemory after the previous one ended, else
+//     the first tier again.
+//   - The backoff applies to every SIM route (no source says whether SailPoint enables it for
+//     them); EscalationNone turns it off.
+//
+// EscalationPerRequest is the fake's older, stricter model, kept for stress tests: a sliding
+// window of Period; the first request over the limit gets Retry-After = the seconds until the
+// oldest counted request leaves the window, and every request that arrives while blocked gets
+// 429 and moves the block to the next tier (Tiers[0], Tiers[1], …, staying at the last). The first
+// accepted request after a block resets it. SailPoint documents nothing like it.
+//
+// Requests <= 0 disables the limit. Zero fields take the documented defaults.
 type RateLimit struct {
 	Requests int
 	Period   time.Duration
-	// Tiers defaults to 60s, 300s, 600s, 1200s.
+	// Escalation defaults to EscalationDocumented.
+	Escalation Escalation
+	// Tiers defaults to DefaultTiers (60s, 300s, 600s, 1200s).
 	Tiers []time.Duration
+	// IntervalThreshold, ViolationWindow and TierMemory shape the documented backoff; they
+	// default to DefaultIntervalThreshold, DefaultViolationWindow and DefaultTierMemory.
+	IntervalThreshold int
+	ViolationWindow   time.Duration
+	TierMemory        time.Duration
 }
 
-// DefaultTiers is the Retry-After escalation used when RateLimit.Tiers is empty.
+// DefaultTiers is the Retry-After escalation used when RateLimit.Tiers is empty: SailPoint's
+// documented backOffConfig tiers.
 var DefaultTiers = []time.Duration{60 * time.Second, 300 * time.Second, 600 * time.Second, 1200 * time.Second}
 
 // DefaultTokenTTL is the documented token lifetime (expires_in 749).
@@ -103,7 +132,7 @@ type Server struct {
 	order   []string                       // insertion order of ids
 	names   map[string]map[string]struct{} // name → ids (Insert may store duplicates)
 	tokens  map[string]tokenInfo
-	limits  map[limitKey]*limitState
+	limits  limiter
 	faults  []*Fault
 	rate    failureRate
 	latency time.Duration
@@ -132,14 +161,14 @@ func NewServer(opts Options) *Server {
 	opts.Clients = cloneMap(opts.Clients)
 	opts.MaskedAttributes = slices.Clone(opts.MaskedAttributes)
 	opts.OmittedAttributes = slices.Clone(opts.OmittedAttributes)
-	opts.RateLimit.Tiers = slices.Clone(opts.RateLimit.Tiers)
+	opts.RateLimit = opts.RateLimit.normalized()
 	s := &Server{
 		clock:  opts.Clock,
 		opts:   opts,
 		store:  map[string]*object{},
 		names:  map[string]map[string]struct{}{},
 		tokens: map[string]tokenInfo{},
-		limits: map[limitKey]*limitState{},
+		limits: newLimiter(),
 	}
 	s.admin = s.adminMux()
 	return s

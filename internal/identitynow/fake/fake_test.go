@@ -381,8 +381,10 @@ func TestResponseShapes(t *testing.T) {
 	})
 }
 
-func TestRateLimitEscalation(t *testing.T) {
-	h := start(t, Options{TokenTTL: 24 * time.Hour, RateLimit: RateLimit{Requests: 3, Period: 10 * time.Second}})
+// TestRateLimitPerRequestEscalation: the stress mode, set explicitly (the default is documented).
+func TestRateLimitPerRequestEscalation(t *testing.T) {
+	h := start(t, Options{TokenTTL: 24 * time.Hour,
+		RateLimit: RateLimit{Requests: 3, Period: 10 * time.Second, Escalation: EscalationPerRequest}})
 	tok := h.token(testClient, testSecret)
 	other := h.token("client-b", "secret-b")
 	list := func(tok, prefix string) resp { return h.sim(tok, http.MethodGet, prefix, "", "") }
@@ -427,8 +429,10 @@ func TestRateLimitEscalation(t *testing.T) {
 	}
 }
 
+// TestRateLimitSlidingWindow: the per-request mode's window slides.
 func TestRateLimitSlidingWindow(t *testing.T) {
-	h := start(t, Options{RateLimit: RateLimit{Requests: 2, Period: 10 * time.Second}})
+	perRequest := RateLimit{Requests: 2, Period: 10 * time.Second, Escalation: EscalationPerRequest}
+	h := start(t, Options{RateLimit: perRequest})
 	tok := h.token(testClient, testSecret)
 	p := "/sim-integrations/v1"
 	for i, st := range []struct {
@@ -440,7 +444,7 @@ func TestRateLimitSlidingWindow(t *testing.T) {
 			t.Fatalf("step %d: %d", i, r.status)
 		}
 	}
-	h.s.SetRateLimit(RateLimit{Requests: 2, Period: 10 * time.Second}) // forgets the block
+	h.s.SetRateLimit(perRequest) // forgets the block
 	h.clock.Step(time.Millisecond)
 	if r := h.sim(tok, http.MethodGet, p, "", ""); r.status != 200 {
 		t.Fatalf("after reset: %d", r.status)

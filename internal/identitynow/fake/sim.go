@@ -25,6 +25,12 @@ type route struct {
 	id      string
 }
 
+// templates are the path templates of the route kinds, below the release prefix.
+var templates = map[routeKind]string{
+	routeCollection: "/sim-integrations", routeItem: "/sim-integrations/{id}",
+	routeRule: "/sim-integrations/{id}/beforeProvisioningRule",
+}
+
 var releasePrefixes = []struct{ prefix, release string }{
 	{"/v2024/sim-integrations", "v2024"},
 	{"/v2025/sim-integrations", "v2025"},
@@ -69,7 +75,7 @@ func (s *Server) serveSIM(w http.ResponseWriter, r *http.Request, rt route, e *L
 	}
 	var clientID string
 	s.annotate(e, func(e *LoggedRequest) { clientID = e.ClientID })
-	if ra, ok := s.admit(clientID, rt.release); !ok {
+	if ra, ok := s.admit(clientID, rt.release, r.Method+" "+templates[rt.kind]); !ok {
 		w.Header().Set("Retry-After", fmt.Sprint(int64(ra.Seconds())))
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": " Rate Limit Exceeded "})
 		return
