@@ -54,6 +54,12 @@ const (
 	ReasonNameConflict = "NameConflict"
 	// ReasonAlreadyManaged: another SimIntegration in the cluster already manages this remote object.
 	ReasonAlreadyManaged = "AlreadyManaged"
+	// ReasonReferenceNotFound: a name in spec.sourceRefs or spec.clusterRef matches no object of the
+	// tenant; nothing is created or updated until it does.
+	ReasonReferenceNotFound = "ReferenceNotFound"
+	// ReasonReferenceAmbiguous: a name in spec.sourceRefs or spec.clusterRef matches several objects of
+	// the tenant (names are not unique, and compare without case); the message lists their ids.
+	ReasonReferenceAmbiguous = "ReferenceAmbiguous"
 )
 
 // Reasons for the other conditions.

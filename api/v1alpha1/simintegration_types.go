@@ -117,9 +117,43 @@ type RuleReference struct {
 	Name string `json:"name,omitempty"`
 }
 
+// SourceReference names an IdentityNow source as it is named in the tenant. The operator resolves it
+// to the source's id in each tenant (Sources API, scope idn:sources:read), so one manifest serves a
+// sandbox and a production tenant whose ids differ.
+type SourceReference struct {
+	// name of the source in the tenant. Compared without regard to case; it must match exactly one
+	// source (else the object stalls with ReferenceNotFound or ReferenceAmbiguous).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+}
+
+// ClusterReference names an IdentityNow managed (virtual appliance) cluster as it is named in the
+// tenant. The operator resolves it to the cluster's id in each tenant (Managed Clusters API, scope
+// idn:remote-client:read).
+type ClusterReference struct {
+	// name of the managed cluster in the tenant. Compared without regard to case; it must match exactly
+	// one cluster (else the object stalls with ReferenceNotFound or ReferenceAmbiguous).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+}
+
+// ResolvedReference records what a reference by name resolved to in the tenant.
+type ResolvedReference struct {
+	// name as written in the spec.
+	Name string `json:"name"`
+	// id of the object it resolved to, the one sent to the remote integration.
+	ID string `json:"id"`
+}
+
 // SimIntegrationSpec is the desired state of a ServiceNow Service Integration Module (SIM) integration in
 // SailPoint Identity Security Cloud. Only fields set here are managed: an unset field is left as the
 // remote object has it.
+// +kubebuilder:validation:XValidation:rule="!(has(self.sources) && has(self.sourceRefs))",message="set spec.sources (ids) or spec.sourceRefs (names), not both"
+// +kubebuilder:validation:XValidation:rule="!(has(self.cluster) && has(self.clusterRef))",message="set spec.cluster (an id) or spec.clusterRef (a name), not both"
 type SimIntegrationSpec struct {
 	// tenantRef names the Tenant or ClusterTenant to use. Immutable: to move an integration to
 	// another tenant, create a new SimIntegration.
@@ -145,10 +179,17 @@ type SimIntegrationSpec struct {
 	// +kubebuilder:validation:MaxLength=128
 	Type string `json:"type,omitempty"`
 
-	// cluster is the id of the virtual appliance cluster that runs the integration.
+	// cluster is the id of the virtual appliance cluster that runs the integration. Ids differ from
+	// tenant to tenant: clusterRef names the cluster instead. Not together with clusterRef.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	Cluster *string `json:"cluster,omitempty"`
+
+	// clusterRef names the managed cluster that runs the integration; the operator resolves the name to
+	// the cluster's id in the tenant (status.resolvedCluster) and sends that id. Not together with
+	// cluster.
+	// +optional
+	ClusterRef *ClusterReference `json:"clusterRef,omitempty"`
 
 	// sources are the ids of the IdentityNow sources whose provisioning becomes tickets. A set: order
 	// does not matter, and an id removed here is removed remotely.
@@ -157,6 +198,16 @@ type SimIntegrationSpec struct {
 	// +kubebuilder:validation:MaxItems=500
 	// +kubebuilder:validation:items:MaxLength=128
 	Sources []string `json:"sources,omitempty"`
+
+	// sourceRefs names the sources instead of giving their ids, which differ from tenant to tenant; the
+	// operator resolves each name to the source's id in the tenant (status.resolvedSources) and sends
+	// those ids, managed as a set like sources. Nothing is created or updated until every name
+	// resolves. Not together with sources.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=500
+	SourceRefs []SourceReference `json:"sourceRefs,omitempty"`
 
 	// statusMap maps ServiceNow ticket states to IdentityNow provisioning states
 	// (for example closed_complete: Committed). Managed as a whole.
@@ -279,6 +330,17 @@ type SimIntegrationStatus struct {
 	// +optional
 	// +listType=atomic
 	Drift []string `json:"drift,omitempty"`
+
+	// resolvedSources records the id each of spec.sourceRefs resolved to, in spec order, at the last
+	// resolution (references are resolved again at every poll interval).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	ResolvedSources []ResolvedReference `json:"resolvedSources,omitempty"`
+
+	// resolvedCluster records the id spec.clusterRef resolved to at the last resolution.
+	// +optional
+	ResolvedCluster *ResolvedReference `json:"resolvedCluster,omitempty"`
 
 	// pendingCreate is set while a create is in flight (see PendingCreate).
 	// +optional

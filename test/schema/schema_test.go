@@ -166,6 +166,18 @@ spec: {description: x}
 			"spec.secretAttributes[0].secretKeyRef.key: Required value"),
 		Entry("more than 128 attributes", with(validSim, "attributes: {"+manyKeys(129)+"}"),
 			"spec.attributes: Too many"),
+		Entry("sources by id and by name", with(validSim, "sources: [2c9180835d191a86015d28455b4a2329]", "sourceRefs: [{name: Active Directory}]"),
+			"set spec.sources (ids) or spec.sourceRefs (names), not both"),
+		Entry("an empty sources list with sourceRefs", with(validSim, "sources: []", "sourceRefs: [{name: Active Directory}]"),
+			"set spec.sources (ids) or spec.sourceRefs (names), not both"),
+		Entry("a cluster by id and by name", with(validSim, "cluster: xyzzy999", "clusterRef: {name: Production VA Cluster}"),
+			"set spec.cluster (an id) or spec.clusterRef (a name), not both"),
+		Entry("a source named twice", with(validSim, "sourceRefs: [{name: Workday}, {name: Workday}]"),
+			"spec.sourceRefs[1]: Duplicate value"),
+		Entry("a source reference without a name", with(validSim, "sourceRefs: [{}]"),
+			"spec.sourceRefs[0].name: Required value"),
+		Entry("a cluster reference with an empty name", with(validSim, "clusterRef: {name: ''}"),
+			"spec.clusterRef.name: Invalid value"),
 		Entry("a rule without id", with(validSim, "beforeProvisioningRule: {type: RULE, name: x}"),
 			"spec.beforeProvisioningRule.id: Required value"),
 		Entry("Tenant without baseURL", `
@@ -255,6 +267,29 @@ spec:
 		err = k8sClient.Update(ctx, sim)
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("tenantRef is immutable"))
+	})
+
+	It("accepts sources and the cluster by name, and either kind of reference alone", func() {
+		for i, lines := range [][]string{
+			{"sourceRefs: [{name: Active Directory}, {name: active directory}]", "clusterRef: {name: Production VA Cluster}"},
+			{"sourceRefs: [{name: Workday}]", "cluster: xyzzy999"},
+			{"sources: [2c9180835d191a86015d28455b4a2329]", "clusterRef: {name: Production VA Cluster}"},
+		} {
+			sim := objectFrom(with(validSim, lines...), ns)
+			sim.SetName(fmt.Sprintf("by-name-%d", i))
+			Expect(k8sClient.Create(ctx, sim)).To(Succeed(), "%v", lines)
+		}
+	})
+
+	It("lets a SimIntegration move from ids to names in one update", func() {
+		sim := objectFrom(with(validSim, "sources: [2c9180835d191a86015d28455b4a2329]", "cluster: xyzzy999"), ns)
+		Expect(k8sClient.Create(ctx, sim)).To(Succeed())
+		spec := sim.Object["spec"].(map[string]any)
+		delete(spec, "sources")
+		delete(spec, "cluster")
+		spec["sourceRefs"] = []any{map[string]any{"name": "Active Directory"}}
+		spec["clusterRef"] = map[string]any{"name": "Production VA Cluster"}
+		Expect(k8sClient.Update(ctx, sim)).To(Succeed())
 	})
 
 	It("lets other fields change", func() {
