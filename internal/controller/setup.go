@@ -41,6 +41,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts *options.Options) erro
 		Registry: registry,
 		Options:  opts,
 	}
+	if err := registerStateMetrics(metrics.Registry, mgr.GetCache(), registry); err != nil {
+		return fmt.Errorf("register state metrics: %w", err)
+	}
 	sims.Tenants = tenants
 	if err := sims.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up SimIntegration controller: %w", err)

@@ -236,6 +236,7 @@ func (r *SimIntegrationReconciler) create(ctx context.Context, s *scope, recreat
 	obj.Status.ID, obj.Status.PendingCreate = it.ID, nil
 	if recreated {
 		r.event(obj, corev1.EventTypeWarning, "Recreated", "Create", "Remote integration was deleted outside Kubernetes; recreated it as %s", it.ID)
+		countRecreated(obj)
 	} else {
 		r.event(obj, corev1.EventTypeNormal, "Created", "Create", "Created remote integration %s", it.ID)
 	}
@@ -332,6 +333,7 @@ func (r *SimIntegrationReconciler) update(ctx context.Context, s *scope, it iden
 	conn.Snapshot.Put(*updated)
 	if isDrift(obj, want) {
 		r.event(obj, corev1.EventTypeWarning, "DriftCorrected", "Update", "Corrected changes made outside Kubernetes at %s", strings.Join(d.Paths, ", "))
+		countDriftCorrected(obj)
 	} else {
 		r.event(obj, corev1.EventTypeNormal, "Updated", "Update", "Updated remote integration %s at %s", it.ID, strings.Join(d.Paths, ", "))
 	}

@@ -77,6 +77,7 @@ type Budget struct {
 	ring     []time.Time   // grant times, ring[next] is the oldest once full
 	next     int
 	blocked  time.Time
+	blocks   uint64          // 429s that blocked the budget (Stats)
 	onGrant  func(time.Time) // test hook, called under mu
 	// waiter admits one caller at a time to wait in-process for a slot; the others are told when to
 	// come back, so a busy budget holds at most one of the callers' workers.
@@ -229,6 +230,7 @@ func (b *Budget) blockedFor() time.Duration {
 func (b *Budget) Block(d time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.blocks++
 	if until := b.clock().Add(d); until.After(b.blocked) {
 		b.blocked = until
 	}

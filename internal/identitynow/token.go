@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -31,6 +32,10 @@ type tokenCache struct {
 
 	tok    string
 	expiry time.Time // already reduced by the refresh margin
+
+	// read without sem by TokenStats, so a scrape never waits for a token request in flight
+	failures    atomic.Uint64
+	lastSuccess atomic.Int64 // clock time of the last token obtained, Unix nanoseconds; 0 if none
 }
 
 func newTokenCache(tokenURL, id, secret string, client *http.Client, clock func() time.Time, log logr.Logger) *tokenCache {
@@ -66,12 +71,14 @@ func (t *tokenCache) fetchLocked(ctx context.Context) (string, error) {
 	tok, err := t.cfg.Token(ctx)
 	if err != nil {
 		e := t.tokenError(err, start)
+		t.failures.Add(1)
 		tokenRequestsTotal.WithLabelValues(tokenResult(e)).Inc()
 		t.log.V(1).Info("identitynow token request", "result", tokenResult(e),
 			"status", e.StatusCode, "duration", time.Since(began))
 		return "", e
 	}
 	tokenRequestsTotal.WithLabelValues("success").Inc()
+	t.lastSuccess.Store(t.clock().UnixNano())
 	t.log.V(1).Info("identitynow token request", "result", "success", "duration", time.Since(began))
 	life := lifetime(tok)
 	t.tok = tok.AccessToken

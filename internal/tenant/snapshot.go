@@ -26,6 +26,7 @@ type Snapshot struct {
 	byID      map[string]remoteEntry
 	byName    map[string]string // remote name → id
 	startedAt time.Time         // when the list behind byID was sent
+	listTook  time.Duration     // how long that list took (Stats)
 	maxAge    time.Duration     // jittered poll interval for the current contents
 	inflight  *listCall
 	onChange  func(ids []string)
@@ -256,6 +257,7 @@ func (s *Snapshot) refresh(ctx context.Context, c *listCall, list ListFunc, maxA
 	changed := changedIDs(s.byID, next)
 	s.byID, s.byName = next, names
 	s.startedAt = c.startedAt
+	s.listTook = s.clock().Sub(c.startedAt)
 	s.maxAge = maxAge + time.Duration(rand.Int64N(int64(maxAge)/10+1))
 	notify := s.onChange
 	s.mu.Unlock()
