@@ -58,6 +58,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 //	POST   /_admin/revoke-tokens       invalidate all tokens
 //	GET    /_admin/config              current Config
 //	POST   /_admin/config              merge the given fields into Config
+//	...    /_admin/sources, /_admin/managed-clusters, /_admin/scopes: see adminReferences
 func (s *Server) adminMux() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /_admin/objects", func(w http.ResponseWriter, _ *http.Request) {
@@ -99,6 +100,7 @@ func (s *Server) adminMux() *http.ServeMux {
 		writeJSON(w, http.StatusOK, s.Config())
 	})
 	m.HandleFunc("POST /_admin/config", s.adminConfig)
+	s.adminReferences(m)
 	return m
 }
 

@@ -3,7 +3,8 @@
 //
 // It serves the token endpoint (POST /oauth/token, client credentials) and the
 // seven SIM routes under /v2024, /v2025, /v2026 (…/sim-integrations) and
-// /sim-integrations/v1, all sharing one store. It enforces the experimental
+// /sim-integrations/v1, all sharing one store, and the read side of the Sources
+// and Managed Clusters APIs (references.go). It enforces the experimental
 // header, bearer tokens with expiry, unique names, the JSON Patch media type and
 // SailPoint's rate limit (see RateLimit: what SailPoint documents and what is
 // this fake's choice). Tests steer it through Go methods; the standalone command
@@ -133,6 +134,7 @@ type Server struct {
 	names   map[string]map[string]struct{} // name → ids (Insert may store duplicates)
 	tokens  map[string]tokenInfo
 	limits  limiter
+	refs    refStore
 	faults  []*Fault
 	rate    failureRate
 	latency time.Duration
@@ -213,11 +215,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *LoggedRequest) {
 	rt, isSIM := parseRoute(r.URL.Path)
+	lr, isLookup := parseLookupRoute(r.URL.Path)
 	var authProblem string
-	if isSIM {
+	if isSIM || isLookup {
 		var clientID string
 		clientID, authProblem = s.authenticate(r)
-		s.annotate(entry, func(e *LoggedRequest) { e.Release, e.ClientID = rt.release, clientID })
+		release, api := rt.release, APISIM
+		if isLookup {
+			release, api = lr.version, lr.api
+		}
+		s.annotate(entry, func(e *LoggedRequest) { e.Release, e.API, e.ClientID = release, api, clientID })
 	}
 	if f := s.takeFault(r, isSIM); f != nil {
 		s.writeFault(w, f)
@@ -228,6 +235,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *LoggedRequ
 		s.serveToken(w, r, entry)
 	case isSIM:
 		s.serveSIM(w, r, rt, entry, authProblem)
+	case isLookup:
+		s.serveLookup(w, r, lr, entry, authProblem)
 	default:
 		writeErrorDTO(w, http.StatusNotFound)
 	}

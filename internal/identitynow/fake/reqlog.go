@@ -26,8 +26,12 @@ type LoggedRequest struct {
 	// Body is the request body; nil for the token endpoint.
 	Body     []byte `json:"body,omitempty"`
 	ClientID string `json:"clientID,omitempty"`
-	// Release is v2024, v2025, v2026 or v1 for SIM routes.
+	// Release is the API version of a SIM or lookup route: v2024, v2025, v2026 or v1 for SIM
+	// routes, and also v3 or beta for the lookups.
 	Release string `json:"release,omitempty"`
+	// API is the API of the route: APISIM, APISources or APIManagedClusters ("" for the token
+	// endpoint and unknown paths).
+	API string `json:"api,omitempty"`
 
 	body []byte // full body for the handlers, also for the token endpoint
 }
@@ -50,8 +54,11 @@ func ByPathContains(p string) Filter {
 	return func(r LoggedRequest) bool { return strings.Contains(r.Path, p) }
 }
 
-// SIMOnly keeps requests to SIM routes (not the token endpoint or unknown paths).
-func SIMOnly() Filter { return func(r LoggedRequest) bool { return r.Release != "" } }
+// SIMOnly keeps requests to SIM routes (not the lookups, the token endpoint or unknown paths).
+func SIMOnly() Filter { return func(r LoggedRequest) bool { return r.API == APISIM } }
+
+// ByAPI keeps requests to one API (APISIM, APISources or APIManagedClusters).
+func ByAPI(api string) Filter { return func(r LoggedRequest) bool { return r.API == api } }
 
 // Requests returns the logged requests in arrival order (in-flight ones with Status 0), keeping those every filter accepts.
 func (s *Server) Requests(filters ...Filter) []LoggedRequest {
