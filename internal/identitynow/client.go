@@ -50,8 +50,12 @@ type Config struct {
 	Timeout time.Duration
 	// UserAgent defaults to "sim-operator/<Version>".
 	UserAgent string
-	// Budget is the shared rate budget (see Budgets.Get). Required.
+	// Budget is the shared rate budget of the SIM routes (see Budgets.Get). Required.
 	Budget *Budget
+	// SourcesBudget and ClustersBudget are the budgets of the Sources and Managed Clusters lookups,
+	// which the remote counts against their own API versions (SourcesVersion, ClustersVersion). Nil
+	// counts them on Budget, which is conservative (a command that sends a few requests).
+	SourcesBudget, ClustersBudget *Budget
 	// Clock defaults to time.Now; it drives token expiry and Retry-After dates.
 	Clock func() time.Time
 	// Logger receives one V(1) line per request (operation, method, path
@@ -60,15 +64,15 @@ type Config struct {
 	Logger logr.Logger
 }
 
-// Client calls the SIM integration routes of one tenant and release.
-// It is safe for concurrent use.
+// Client calls the SIM integration routes of one tenant and release, and the Sources and Managed
+// Clusters lookups that resolve names to ids. It is safe for concurrent use.
 type Client struct {
-	base        string // e.g. https://host/v2024/sim-integrations
-	tmpl        string // path template prefix for logs, e.g. /v2024/sim-integrations
+	sim         *endpoint // the SIM routes, e.g. https://host/v2024/sim-integrations
+	sources     *endpoint // e.g. https://host/v3/sources
+	clusters    *endpoint // e.g. https://host/v2025/managed-clusters
 	release     Release
 	patchFormat PatchFormat
 	userAgent   string
-	budget      *Budget
 	clock       func() time.Time
 	log         logr.Logger
 	http        *http.Client
@@ -93,11 +97,22 @@ func New(cfg Config) (*Client, error) {
 		tmpl = "/sim-integrations/v1"
 	}
 	return &Client{
-		base: base + tmpl, tmpl: tmpl, release: cfg.Release, patchFormat: cfg.PatchFormat,
-		userAgent: cfg.UserAgent, budget: cfg.Budget, clock: cfg.Clock, log: cfg.Logger,
+		sim:      &endpoint{base: base + tmpl, tmpl: tmpl, version: cfg.Release, budget: cfg.Budget},
+		sources:  lookupEndpoint(base, "sources", SourcesVersion(cfg.Release), cmpBudget(cfg.SourcesBudget, cfg.Budget)),
+		clusters: lookupEndpoint(base, "managed-clusters", ClustersVersion(cfg.Release), cmpBudget(cfg.ClustersBudget, cfg.Budget)),
+		release:  cfg.Release, patchFormat: cfg.PatchFormat,
+		userAgent: cfg.UserAgent, clock: cfg.Clock, log: cfg.Logger,
 		http: hc, transport: tr,
 		tokens: newTokenCache(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, hc, cfg.Clock, cfg.Logger),
 	}, nil
+}
+
+// cmpBudget is b, or def when b is nil.
+func cmpBudget(b, def *Budget) *Budget {
+	if b == nil {
+		return def
+	}
+	return b
 }
 
 func withDefaults(cfg Config) Config {

@@ -49,6 +49,15 @@ var errNotArray = errors.New("response is not a JSON array")
 // error, elements already passed to each are to be discarded. A failure of the body (too large,
 // not readable) is returned as such rather than as a malformed list.
 func decodeEach(b *bodyReader, each func(Integration)) error {
+	return decodeRawEach(b, func(raw map[string]any) error {
+		each(*normalise(raw))
+		return nil
+	})
+}
+
+// decodeRawEach is decodeEach for any list of objects: each receives every element as decoded JSON,
+// and an error it returns ends the list with that error.
+func decodeRawEach(b *bodyReader, each func(map[string]any) error) error {
 	err := decodeArray(b, each)
 	if err != nil && b.err != nil {
 		return b.err
@@ -56,7 +65,7 @@ func decodeEach(b *bodyReader, each func(Integration)) error {
 	return err
 }
 
-func decodeArray(b *bodyReader, each func(Integration)) error {
+func decodeArray(b *bodyReader, each func(map[string]any) error) error {
 	d := json.NewDecoder(b)
 	b.allowElement(0)
 	tok, err := d.Token()
@@ -80,7 +89,9 @@ func decodeArray(b *bodyReader, each func(Integration)) error {
 		if err := d.Decode(&raw); err != nil || raw == nil {
 			return errMalformed
 		}
-		each(*normalise(raw))
+		if err := each(raw); err != nil {
+			return err
+		}
 	}
 	if _, err := d.Token(); err != nil { // the closing bracket
 		return errNotArray

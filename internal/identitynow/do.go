@@ -11,15 +11,19 @@ import (
 	"time"
 )
 
-// call describes one SIM request.
+// call describes one request: to a SIM route, or to a lookup API (ep).
 type call struct {
 	op     string // metric/log operation name
 	method string
-	item   bool // an /{id} route
-	id     string
-	sub    string // "" or "/beforeProvisioningRule"
-	body   []byte
-	ctype  string
+	// ep is the lookup API the call goes to; nil for the SIM routes.
+	ep *endpoint
+	// query is the encoded query string; never logged.
+	query string
+	item  bool // an /{id} route
+	id    string
+	sub   string // "" or "/beforeProvisioningRule"
+	body  []byte
+	ctype string
 	// sensitive are values the request carried (attribute values, patch
 	// values) that are cut out of server messages should the server echo them
 	// (see newRedactor; the secrets of the object come through WithSensitive).
@@ -27,7 +31,10 @@ type call struct {
 }
 
 func (cl call) path(base string) string {
-	if !cl.item {
+	switch {
+	case cl.query != "":
+		return base + "?" + cl.query
+	case !cl.item:
 		return base
 	}
 	return base + "/" + url.PathEscape(cl.id) + cl.sub
@@ -38,6 +45,14 @@ func (cl call) template(prefix string) string {
 		return prefix
 	}
 	return prefix + "/{id}" + cl.sub
+}
+
+// endpoint returns where the call goes: its lookup API, or the client's SIM routes.
+func (c *Client) endpoint(cl call) *endpoint {
+	if cl.ep != nil {
+		return cl.ep
+	}
+	return c.sim
 }
 
 // do sends a SIM request. The body of a 2xx response goes to read, while it streams in (nil: the
@@ -84,8 +99,9 @@ func (c *Client) responseError(ctx context.Context, cl call, sent []string, resp
 		e.detail = "error response larger than 1 MiB, its messages are not shown"
 	}
 	if resp.status == http.StatusTooManyRequests {
-		c.budget.Block(e.RetryAfter)
-		rateLimitedTotal.WithLabelValues(string(c.release)).Inc()
+		ep := c.endpoint(cl)
+		ep.budget.Block(e.RetryAfter)
+		rateLimitedTotal.WithLabelValues(string(ep.version)).Inc()
 	}
 	return e
 }
@@ -108,10 +124,11 @@ func (c *Client) scrub(ctx context.Context, cl call, sent []string, err error) e
 // send waits for a budget slot, performs one HTTP exchange and records it. It returns the
 // response when its status is not 2xx, and nil when it is and read accepted the body.
 func (c *Client) send(ctx context.Context, cl call, tok string, attempt int, read func(*bodyReader) error) (*errorResponse, error) {
-	if err := c.acquire(ctx, cl.op); err != nil {
+	ep := c.endpoint(cl)
+	if err := c.acquire(ctx, ep.budget, cl.op); err != nil {
 		return nil, err
 	}
-	req, err := c.newRequest(ctx, cl, tok)
+	req, err := c.newRequest(ctx, ep, cl, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +138,7 @@ func (c *Client) send(ctx context.Context, cl call, tok string, attempt int, rea
 	requestsTotal.WithLabelValues(cl.op, codeLabel(status)).Inc()
 	requestDuration.WithLabelValues(cl.op).Observe(d.Seconds())
 	c.log.V(1).Info("identitynow request", "op", cl.op, "method", cl.method,
-		"path", cl.template(c.tmpl), "status", status, "duration", d, "attempt", attempt)
+		"path", cl.template(ep.tmpl), "status", status, "duration", d, "attempt", attempt)
 	if err != nil {
 		if e, ok := errors.AsType[*Error](err); ok {
 			return nil, e
@@ -137,15 +154,15 @@ func (c *Client) send(ctx context.Context, cl call, tok string, attempt int, rea
 // acquire takes a budget slot, waiting at most MaxWait for one. A budget blocked by a 429, or with no
 // slot free soon enough, fails at once with the time until it has room: the reconcile ends and is
 // requeued for then instead of holding a worker.
-func (c *Client) acquire(ctx context.Context, op string) error {
+func (c *Client) acquire(ctx context.Context, budget *Budget, op string) error {
 	start := time.Now()
-	ahead, err := c.budget.Take(ctx, MaxWait)
+	ahead, err := budget.Take(ctx, MaxWait)
 	budgetWait.Observe(time.Since(start).Seconds())
 	switch {
 	case err != nil:
 		return &Error{Kind: KindRateLimited, Op: op, RetryAfter: ahead, cause: err,
 			detail: "no slot in the shared rate budget before the context ended (" + err.Error() + "), request not sent"}
-	case ahead > 0 && !c.budget.BlockedUntil().Before(c.clock()):
+	case ahead > 0 && !budget.BlockedUntil().Before(c.clock()):
 		return &Error{Kind: KindRateLimited, Op: op, RetryAfter: ahead,
 			detail: "shared rate budget is blocked after a 429, request not sent"}
 	case ahead > 0:
@@ -155,12 +172,12 @@ func (c *Client) acquire(ctx context.Context, op string) error {
 	return nil
 }
 
-func (c *Client) newRequest(ctx context.Context, cl call, tok string) (*http.Request, error) {
+func (c *Client) newRequest(ctx context.Context, ep *endpoint, cl call, tok string) (*http.Request, error) {
 	var body io.Reader
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, cl.path(c.base), body)
+	req, err := http.NewRequestWithContext(ctx, cl.method, cl.path(ep.base), body)
 	if err != nil {
 		return nil, &Error{Kind: KindInvalid, Op: cl.op, detail: "cannot build request"}
 	}
