@@ -12,15 +12,18 @@ WORKDIR /workspace
 COPY go.mod go.sum ./
 RUN go mod download
 
-# Copy the Go source (.dockerignore keeps only *.go files, minus tests, and go.mod/go.sum).
+# Copy the Go source (.dockerignore keeps only *.go files, minus tests, go.mod/go.sum and
+# hack/build-manager.sh).
 COPY . .
 
-# A static binary (no cgo), for the target platform of `docker buildx` (GOARCH empty: the builder's).
-# -trimpath keeps build paths out of the binary.
-RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} GOFLAGS=-buildvcs=false \
-    go build -trimpath -ldflags="-s -w" -o manager ./cmd
+# A static binary (no cgo, no build paths, stripped), for the target platform of `docker buildx`
+# (GOARCH empty: the builder's). `make e2e-cluster` builds its image's binary with the same script.
+RUN GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} hack/build-manager.sh manager
 
 # Distroless static: no shell, no package manager, runs as the unprivileged user 65532 ("nonroot").
+# `make e2e-cluster` assembles this stage itself (hack/ociimage reads it from here), with the CA
+# bundle, the nonroot user and /tmp in place of the base image: keep it to COPY --from, WORKDIR,
+# USER, ENV and ENTRYPOINT/CMD in exec form.
 FROM ${RUNTIME_IMAGE}
 WORKDIR /
 COPY --from=builder /workspace/manager /manager
