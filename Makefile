@@ -144,6 +144,19 @@ bench: envtest-assets ## Measure bulk create, steady-state calls, edit latency, 
 soak: envtest-assets ## Run the long fault-injection (soak) suite: kill -9 rounds, fault storms, secrets scan.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./test/reliability/ -tags soak -run Soak -v -count=1 -timeout 60m
 
+# A real single-node cluster (hack/e2e-cluster.sh, as root): kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubelet and kube-proxy built from source beside the envtest binaries (the first build
+# of the four node binaries takes ~22 minutes on 2 cores), containerd, runc and the CNI plugins from
+# Debian, the manager image made without a registry (hack/build-manager.sh and the Dockerfile's final
+# stage, packed by hack/ociimage); then the in-cluster e2e suite (test/cluster, build tag e2ecluster)
+# and a teardown that leaves no processes, mounts, interfaces or iptables chains behind.
+.PHONY: e2e-cluster
+e2e-cluster: kustomize ## Run the in-cluster e2e suite on a real single-node cluster it brings up and tears down (root).
+	@test -x "$(ENVTEST_ASSETS)/kubelet" -a -x "$(ENVTEST_ASSETS)/kube-proxy" || \
+		echo "make e2e-cluster: first run: building the node binaries $(ENVTEST_K8S_VERSION) from source (about 22 minutes on 2 cores, once)"
+	K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ASSETS_DIR="$(ENVTEST_ASSETS)" NODE_BINARIES=1 hack/envtest-assets.sh >/dev/null
+	K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ASSETS="$(ENVTEST_ASSETS)" KUSTOMIZE="$(KUSTOMIZE)" hack/e2e-cluster.sh
+
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.
 # (i.e. docker build --platform linux/arm64). However, you must enable docker buildKit for it.
 # More info: https://docs.docker.com/develop/develop-images/build_enhancements/
@@ -175,16 +188,18 @@ docker-buildx: ## Build and push docker image for the manager for cross-platform
 	rm Dockerfile.cross
 
 # The image is set in a throw-away overlay under dist/ (kustomize refuses absolute resource paths), so
-# the tracked kustomization files never change.
+# the tracked kustomization files never change. INSTALLER names another output file (make e2e-cluster
+# writes its own, outside the repository).
+INSTALLER ?= dist/install.yaml
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Generate a consolidated YAML with CRDs and deployment: dist/install.yaml.
-	mkdir -p dist
+	mkdir -p dist "$(dir $(INSTALLER))"
 	@overlay="$$(mktemp -d dist/.overlay.XXXXXX)"; trap 'rm -rf "$$overlay"' EXIT; \
 	printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/default\n' > "$$overlay/kustomization.yaml"; \
 	( cd "$$overlay" && "$(KUSTOMIZE)" edit set image sim-operator=${IMG} ); \
-	"$(KUSTOMIZE)" build "$$overlay" > dist/install.yaml.tmp
-	mv dist/install.yaml.tmp dist/install.yaml
-	@echo "dist/install.yaml: image ${IMG}"
+	"$(KUSTOMIZE)" build "$$overlay" > "$(INSTALLER).tmp"
+	mv "$(INSTALLER).tmp" "$(INSTALLER)"
+	@echo "$(INSTALLER): image ${IMG}"
 
 ##@ Deployment
 
