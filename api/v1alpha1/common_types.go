@@ -70,6 +70,9 @@ const (
 	ReasonObserved = "Observed"
 	// ReasonSuspended: spec.suspend is true; nothing is sent until it is false again.
 	ReasonSuspended = "Suspended"
+	// ReasonTenantSuspended: the tenant's spec.suspend is true (a change freeze): the remote object is
+	// read and its differences reported in status.drift, but nothing is written until it is false.
+	ReasonTenantSuspended = "TenantSuspended"
 	// ReasonCreating: Reconciling=True while a create is in flight (status.pendingCreate is set).
 	ReasonCreating = "Creating"
 	// ReasonProgressing: Reconciling=True while the new generation is being handled.

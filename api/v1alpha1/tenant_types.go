@@ -161,6 +161,15 @@ type TenantSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=262144
 	CABundle []byte `json:"caBundle,omitempty"`
+
+	// suspend is a change freeze for every SimIntegration of this tenant: while true, no remote
+	// create, update or delete is sent for them; their remote objects are still read, and how they
+	// differ from the spec is reported in status.drift, with the reason TenantSuspended. A spec change
+	// made during the freeze is applied after it; a SimIntegration deleted during the freeze keeps its
+	// finalizer until then, unless its deletionPolicy is Orphan.
+	// +optional
+	// +kubebuilder:default=false
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // TenantStatus is the observed state of a Tenant or ClusterTenant.

@@ -8,6 +8,7 @@
 --   spec.suspend == true                                   -> Suspended
 --   no status/conditions, or status.observedGeneration
 --   older than metadata.generation                         -> Progressing
+--   Reconciling reason TenantSuspended (a change freeze)   -> Suspended   (its message)
 --   Stalled=True                                           -> Degraded    (Stalled message)
 --   Ready=True                                             -> Healthy     (Ready message)
 --   Reconciling=True                                       -> Progressing (Reconciling message)
@@ -78,6 +79,14 @@ for _, c in ipairs(status.conditions) do
       conds[c.type] = c
     end
   end
+end
+
+-- The tenant is suspended (a change freeze): nothing is written, whatever Ready still says.
+local freeze = conds["Reconciling"]
+if freeze ~= nil and freeze.reason == "TenantSuspended" then
+  hs.status = "Suspended"
+  hs.message = text(freeze, "TenantSuspended")
+  return hs
 end
 
 -- The first condition that is True decides, in this order.

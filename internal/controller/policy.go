@@ -3,14 +3,16 @@ package controller
 import simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 
 // policy is what the operator may do to one SimIntegration's remote object, resolved once per
-// reconcile from spec.managementPolicy, spec.adoptionPolicy, spec.deletionPolicy and spec.suspend. The
-// steps ask it rather than read those fields (crossplane-runtime resolves management policies the
-// same way), so each rule is written once.
+// reconcile from spec.managementPolicy, spec.adoptionPolicy, spec.deletionPolicy and spec.suspend,
+// and, once the tenant is read, its spec.suspend (frozen). The steps ask it rather than read those
+// fields (crossplane-runtime resolves management policies the same way), so each rule is written once.
 type policy struct {
 	observeOnly bool
 	adoptByName bool
 	orphan      bool
 	suspended   bool
+	// frozen: the tenant is suspended (a change freeze): read and report, write nothing remotely.
+	frozen bool
 }
 
 func policyFor(spec *simv1alpha1.SimIntegrationSpec) policy {
@@ -37,5 +39,9 @@ func (p policy) adoptsByName() bool { return p.observeOnly || p.adoptByName }
 func (p policy) holdsFinalizer() bool { return p.manages() }
 
 // deletesRemote says the remote object goes when the SimIntegration does; a suspended object's is
-// left in place, as is an orphaned one's.
+// left in place, as is an orphaned one's. While the tenant is frozen the delete waits.
 func (p policy) deletesRemote() bool { return p.manages() && !p.orphan && !p.suspended }
+
+// writesRemote says the operator may create or update the remote object now: it manages it and the
+// tenant is not frozen.
+func (p policy) writesRemote() bool { return p.manages() && !p.frozen }

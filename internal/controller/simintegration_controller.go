@@ -121,7 +121,7 @@ func (r *SimIntegrationReconciler) resultFor(s *scope, o *outcome, err error) (r
 		}
 		return reconcile.Result{RequeueAfter: v.requeueAfter}, v.err
 	}
-	if o.kind == outcomeSuspended || s.conn == nil {
+	if s.conn == nil { // deleted, or suspended before any remote call: its spec's next change wakes it
 		return reconcile.Result{}, nil
 	}
 	// jittered, so that the objects of one tenant spread over the interval
@@ -139,8 +139,7 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, s *scope) (out
 	}
 	requestedAt, fresh := newRequestedAt(obj)
 	s.fresh = fresh
-	var err error
-	if s.conn, err = r.connect(ctx, obj); err != nil {
+	if err := r.connect(ctx, s); err != nil {
 		return outcome{}, err
 	}
 	secrets, err := r.secretAttributes(ctx, obj)
@@ -168,13 +167,22 @@ func newRequestedAt(obj *simv1alpha1.SimIntegration) (string, bool) {
 	return v, ok && v != obj.Status.LastHandledRequestedAt
 }
 
-// connect resolves the referenced tenant to its proven connection. A SimIntegration acts only through
-// a tenant that is Ready: a Stalled tenant stalls it, any other not-Ready tenant makes it wait.
-func (r *SimIntegrationReconciler) connect(ctx context.Context, obj *simv1alpha1.SimIntegration) (*tenant.Connection, error) {
+// connect resolves the referenced tenant to its proven connection (s.conn) and notes whether the
+// tenant is frozen (s.policy). A SimIntegration acts only through a tenant that is Ready: a Stalled
+// tenant stalls it, any other not-Ready tenant makes it wait.
+func (r *SimIntegrationReconciler) connect(ctx context.Context, s *scope) error {
+	var err error
+	s.conn, err = r.tenantConnection(ctx, s)
+	return err
+}
+
+func (r *SimIntegrationReconciler) tenantConnection(ctx context.Context, s *scope) (*tenant.Connection, error) {
+	obj := s.obj
 	t, err := r.Tenants.Get(ctx, obj.Spec.TenantRef, obj.Namespace)
 	if err != nil {
 		return nil, err
 	}
+	s.policy.frozen = t.GetTenantSpec().Suspend
 	if err := r.Tenants.CheckAccess(ctx, t, obj.Namespace); err != nil {
 		return nil, err
 	}

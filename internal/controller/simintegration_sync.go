@@ -98,6 +98,8 @@ func (r *SimIntegrationReconciler) sync(ctx context.Context, s *scope) (outcome,
 	switch {
 	case !s.policy.manages():
 		return r.reportDrift(s, t), nil
+	case !s.policy.writesRemote():
+		return r.reportFrozen(s, t), nil
 	case t.remote == nil:
 		return r.create(ctx, s, t.vanished != "")
 	}
@@ -308,6 +310,38 @@ func (r *SimIntegrationReconciler) reportDrift(s *scope, t target) outcome {
 	return ready(simv1alpha1.ReasonObserved, "Remote integration matches the spec")
 }
 
+// reportFrozen is the step of a managed object whose tenant is suspended (a change freeze): it records
+// in status.drift how the remote object differs from the spec, and writes nothing remotely.
+func (r *SimIntegrationReconciler) reportFrozen(s *scope, t target) outcome {
+	st := &s.obj.Status
+	if t.remote == nil {
+		st.Drift = nil
+		if t.vanished != "" {
+			return tenantSuspended(s, fmt.Sprintf("remote integration %s was deleted outside Kubernetes; it is recreated once the tenant is resumed", t.vanished))
+		}
+		return tenantSuspended(s, "the remote integration is created once the tenant is resumed")
+	}
+	d := diff.Compute(comparableObserved(t.remote.Fields, s.want, st.LastApplied, false), s.want.Doc)
+	st.Drift = d.Paths
+	if d.Empty() {
+		return tenantSuspended(s, "the remote integration matches the spec")
+	}
+	return tenantSuspended(s, "the remote integration differs from the spec at "+strings.Join(d.Paths, ", ")+
+		"; the difference is corrected once the tenant is resumed")
+}
+
+// tenantSuspended is the outcome of a change freeze: Ready is left as it was, Reconciling and Stalled
+// are False with the reason TenantSuspended.
+func tenantSuspended(s *scope, detail string) outcome {
+	ref := s.obj.Spec.TenantRef
+	kind := ref.Kind
+	if kind == "" {
+		kind = simv1alpha1.TenantKindTenant
+	}
+	return outcome{outcomeSuspended, simv1alpha1.ReasonTenantSuspended,
+		fmt.Sprintf("%s %q is suspended (a change freeze): no remote writes; %s", kind, ref.Name, detail)}
+}
+
 // update sends what differs, as a PATCH (or a PUT for updateStrategy Put).
 func (r *SimIntegrationReconciler) update(ctx context.Context, s *scope, it identitynow.Integration, listedAt time.Time) (outcome, error) {
 	obj, conn, want := s.obj, s.conn, s.want
@@ -410,6 +444,12 @@ func (r *SimIntegrationReconciler) finalize(ctx context.Context, s *scope) (outc
 	owns := s.policy.manages() && (id != "" || obj.Status.PendingCreate != nil)
 	switch {
 	case owns && s.policy.deletesRemote():
+		if err := r.connectForDelete(ctx, s); err != nil {
+			return outcome{}, err
+		}
+		if s.policy.frozen { // the finalizer stays until the tenant is resumed
+			return tenantSuspended(s, "the remote integration is deleted once the tenant is resumed"), nil
+		}
 		if err := r.deleteRemote(ctx, s, id); err != nil {
 			return outcome{}, err
 		}
@@ -420,20 +460,25 @@ func (r *SimIntegrationReconciler) finalize(ctx context.Context, s *scope) (outc
 	return deleted(), r.removeFinalizer(ctx, obj)
 }
 
+// connectForDelete connects for a remote delete. A namespace being deleted may already have lost the
+// tenant's Secret; the tenant itself is held by its finalizer, and its last connection still works
+// (for a namespace it still allows).
+func (r *SimIntegrationReconciler) connectForDelete(ctx context.Context, s *scope) error {
+	err := r.connect(ctx, s)
+	if err == nil {
+		return nil
+	}
+	last, ok := r.Tenants.LastConnection(ctx, s.obj.Spec.TenantRef, s.obj.Namespace)
+	if !ok {
+		return err
+	}
+	s.conn = last
+	return nil
+}
+
 // deleteRemote deletes the remote object; a create that was interrupted is first found by name.
 func (r *SimIntegrationReconciler) deleteRemote(ctx context.Context, s *scope, id string) error {
-	obj := s.obj
-	conn, err := r.connect(ctx, obj)
-	if err != nil {
-		// A namespace being deleted may already have lost the tenant's Secret; the tenant itself is held
-		// by its finalizer, and its last connection still works (for a namespace it still allows).
-		last, ok := r.Tenants.LastConnection(ctx, obj.Spec.TenantRef, obj.Namespace)
-		if !ok {
-			return err
-		}
-		conn = last
-	}
-	s.conn = conn
+	obj, conn := s.obj, s.conn
 	if id == "" {
 		view, err := r.observe(ctx, s)
 		if err != nil {

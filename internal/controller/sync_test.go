@@ -56,6 +56,19 @@ func (g *syncRig) advance(d time.Duration) {
 	g.now = g.now.Add(d)
 }
 
+// freeze suspends the rig's tenant (a change freeze).
+func (g *syncRig) freeze() {
+	g.t.Helper()
+	t := &simv1alpha1.Tenant{}
+	if err := g.k8s.Get(g.t.Context(), client.ObjectKey{Namespace: syncNS, Name: "acme"}, t); err != nil {
+		g.t.Fatal(err)
+	}
+	t.Spec.Suspend = true
+	if err := g.k8s.Update(g.t.Context(), t); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
 // list serves the remote's objects, as ListEach.
 func (g *syncRig) list(_ context.Context, each func(identitynow.Integration)) error {
 	g.mu.Lock()
@@ -414,6 +427,39 @@ func TestSyncSteps(t *testing.T) {
 				t.Errorf("drift (-want +got):\n%s", diff)
 			}
 		},
+	}, {
+		name: "a frozen tenant's object reports its drift and writes nothing",
+		obj: syncedSim(t, "id-1", func(s *simv1alpha1.SimIntegration) {
+			s.Spec.Description = new("Tickets, triaged")
+		}),
+		before: func(t *testing.T, g *syncRig) {
+			g.freeze()
+			g.stored["id-1"] = remoteHR("id-1", nil)
+		},
+		want: syncWant{kind: outcomeSuspended, reason: simv1alpha1.ReasonTenantSuspended, message: "differs from the spec at /description",
+			calls: []string{"CheckToken", "ListEach"}, id: "id-1", finalizer: true},
+		check: func(t *testing.T, g *syncRig, st simv1alpha1.SimIntegrationStatus) {
+			if diff := cmp.Diff([]string{"/description"}, st.Drift); diff != "" {
+				t.Errorf("drift (-want +got):\n%s", diff)
+			}
+		},
+	}, {
+		name: "a frozen tenant's new object is not created",
+		obj:  syncSim(nil),
+		before: func(t *testing.T, g *syncRig) { g.freeze() },
+		want: syncWant{kind: outcomeSuspended, reason: simv1alpha1.ReasonTenantSuspended, message: "created once the tenant is resumed",
+			calls: []string{"CheckToken", "ListEach"}},
+	}, {
+		name: "a deletion during a freeze keeps the finalizer and deletes nothing",
+		obj: syncedSim(t, "id-1", func(s *simv1alpha1.SimIntegration) {
+			s.DeletionTimestamp = &metav1.Time{Time: time.Unix(1_799_999_999, 0)}
+		}),
+		before: func(t *testing.T, g *syncRig) {
+			g.freeze()
+			g.stored["id-1"] = remoteHR("id-1", nil)
+		},
+		want: syncWant{kind: outcomeSuspended, reason: simv1alpha1.ReasonTenantSuspended, message: "deleted once the tenant is resumed",
+			calls: []string{"CheckToken"}, id: "id-1", finalizer: true},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newSyncRig(t, tc.updateStrategy, append([]client.Object{tc.obj}, tc.others...)...)

@@ -76,7 +76,9 @@ func (r *Resolver) Connect(ctx context.Context, obj simv1alpha1.TenantObject) (*
 	if err != nil {
 		return nil, err
 	}
-	conn, err := r.Registry.Connect(key, *spec, Credentials{
+	connSpec := *spec
+	connSpec.Suspend = false // a change freeze is the reconcilers' business, not the connection's: no new client
+	conn, err := r.Registry.Connect(key, connSpec, Credentials{
 		ClientID: string(id.Value), ClientSecret: string(secret.Value), ResourceVersion: id.ResourceVersion})
 	if err != nil {
 		return nil, configError(simv1alpha1.ReasonInvalidSpec, "%v", err)

@@ -37,6 +37,7 @@ const (
 	syncedMessage = "Remote object " + remoteID + " matches the spec"
 	nameConflict  = "A remote integration named \"ServiceNow SIM\" exists that this resource did not create"
 	suspendedMsg  = "Suspended: no remote calls until spec.suspend is false"
+	freezeMsg     = `Tenant "acme" is suspended (a change freeze): no remote writes; the remote integration matches the spec`
 
 	ready, reconciling, stalled = "Ready", "Reconciling", "Stalled"
 	yes, no, unknown            = "True", "False", "Unknown"
@@ -196,6 +197,14 @@ func healthCases() []healthCase {
 		argoMessage: suspendedMsg,
 		kstatus:     status.InProgressStatus,
 		why:         "kstatus reads Ready=False as in progress, so a Flux health check would wait for ever",
+	}, {
+		name: "the tenant is suspended (a change freeze) after a sync",
+		obj: NewSimIntegration(ns, simName).Generation(2).Synced(remoteID).
+			Condition(reconciling, no, "TenantSuspended", freezeMsg).
+			Condition(stalled, no, "TenantSuspended", ""),
+		argo:        Suspended,
+		argoMessage: freezeMsg,
+		kstatus:     status.CurrentStatus, // a freeze is not a failure: a Flux health check passes
 	}, {
 		name:        "suspended before the operator saw it",
 		obj:         NewSimIntegration(ns, simName).Suspend(true).NoStatus(),
