@@ -8,8 +8,9 @@
 # a pause image without a registry or a daemon (hack/build-manager.sh, hack/ociimage, `ctr images
 # import`), and runs the in-cluster e2e suite (test/cluster, build tag e2ecluster) against it. On exit,
 # also after a failure or Ctrl-C, it stops every process it started and removes the mounts, network
-# interfaces, iptables rules and chains, cgroups and sysctl changes the cluster made, then checks that
-# `ip link`, the mount table and iptables-save are as they were before it started.
+# interfaces, iptables rules and chains, netfilter accounting objects, cgroups and sysctl changes the
+# cluster made, then checks that `ip link`, the routes, the mount table, iptables-save and the rest are
+# as they were before it started (docs/e2e-cluster.md).
 #
 # Needs root (kubelet, containerd and CNI do). State lives outside the repository:
 #   $E2E_CLUSTER_DIR (default ~/.cache/sim-operator/e2e-cluster)
@@ -46,7 +47,6 @@ ETCD_PEER_PORT=23800
 IMAGE=sim-operator:e2e
 PAUSE_IMAGE=sim-operator-pause:e2e
 NODE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd)
-PACKAGES=(containerd runc containernetworking-plugins iptables conntrack nftables)
 # Host sysctls that kubelet, kube-proxy or the bridge plugin may change; the teardown restores them.
 SYSCTLS=(net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.ipv4.conf.all.route_localnet
   net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables vm.overcommit_memory
@@ -161,8 +161,10 @@ ensure_packages() {
     missing+=(containernetworking-plugins)
   command -v iptables-save >/dev/null && command -v ip6tables-save >/dev/null || missing+=(iptables)
   command -v conntrack >/dev/null || missing+=(conntrack)
-  # nft removes the nf_tables tables that iptables-nft leaves behind once their chains are gone.
+  # nft removes the nf_tables tables that iptables-nft leaves behind once their chains are gone, and
+  # nfacct the netfilter accounting objects kube-proxy creates (ct_state_invalid_dropped_pkts, ...).
   command -v nft >/dev/null || missing+=(nftables)
+  command -v nfacct >/dev/null || missing+=(nfacct)
   [[ ${#missing[@]} == 0 ]] && return
   log "installing ${missing[*]} from Debian (apt-get; about a minute)"
   # policy-rc.d keeps the packages from starting their services, should an init system be present.
@@ -184,11 +186,17 @@ snapshot() {
   mkdir -p "$dir"
   ip -o link show | sed 's/^[0-9]*: //; s/:.*//; s/@.*//' | sort > "$dir/links"
   awk '{print $5}' /proc/self/mountinfo | sort > "$dir/mounts"
+  { ip -4 route show table all; ip -6 route show table all; } 2>/dev/null | sort > "$dir/routes" || true
   for t in iptables ip6tables; do
     "$t-save" > "$dir/$t.save" 2>/dev/null || true
     grep -v '^#' "$dir/$t.save" | sed 's/ \[[0-9]*:[0-9]*\]$//' > "$dir/$t" || true
   done
   if command -v nft >/dev/null; then nft list tables 2>/dev/null | sort > "$dir/nft-tables" || true; else : > "$dir/nft-tables"; fi
+  if command -v nfacct >/dev/null; then
+    nfacct list 2>/dev/null | sed -n 's/.* = \(.*\);$/\1/p' | sort > "$dir/nfacct" || true
+  else
+    : > "$dir/nfacct"
+  fi
   : > "$dir/sysctls"
   for t in "${SYSCTLS[@]}"; do
     if v=$(sysctl -n "$t" 2>/dev/null); then echo "$t=$v" >> "$dir/sysctls"; fi
@@ -209,7 +217,7 @@ stray_pids() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [[ $p == "$$" || $p == "$BASHPID" ]] && continue
-    if tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$RUN/"; then echo "$p"; fi
+    if { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$RUN/"; then echo "$p"; fi
   done
 }
 
@@ -254,7 +262,7 @@ teardown() {
     for pid in $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
   done
   for pid in $(stray_pids); do
-    log "teardown: killing stray process $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
+    log "teardown: killing stray process $pid: $({ tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-120)"
     kill -KILL "$pid" 2>/dev/null
   done
   sleep 0.5
@@ -284,7 +292,8 @@ teardown() {
   conntrack -D -d "$POD_CIDR" >/dev/null 2>&1
 
   # 6. iptables: every table as it was before (iptables-restore flushes a table it is given and
-  #    deletes its user chains); a table that did not exist before is emptied, then deleted with nft.
+  #    deletes its user chains); a table that did not exist before is emptied, then deleted with nft;
+  #    kube-proxy's accounting objects go once no rule refers to them.
   restore_iptables iptables "$before/iptables.save"
   restore_iptables ip6tables "$before/ip6tables.save"
   if command -v nft >/dev/null; then
@@ -294,6 +303,13 @@ teardown() {
       grep -qxF "table $fam $name" "$before/nft-tables" 2>/dev/null && continue
       nft delete table "$fam" "$name" 2>/dev/null
     done < <(nft list tables 2>/dev/null)
+  fi
+
+  if command -v nfacct >/dev/null; then
+    local acct
+    for acct in $(nfacct list 2>/dev/null | sed -n 's/.* = \(.*\);$/\1/p'); do
+      grep -qxF "$acct" "$before/nfacct" 2>/dev/null || nfacct delete "$acct" 2>/dev/null
+    done
   fi
 
   # 7. Sysctls, cgroups and system paths.
@@ -338,7 +354,7 @@ restore_iptables() {
 verify_clean() {
   local before="$LOGS/before" after="$LOGS/after" bad=0 what pids
   snapshot "$after"
-  for what in links mounts iptables ip6tables nft-tables sysctls paths cgroups netns; do
+  for what in links mounts routes iptables ip6tables nft-tables nfacct sysctls paths cgroups netns; do
     if ! diff -u "$before/$what" "$after/$what" > "$after/$what.diff" 2>&1; then
       log "teardown: $what differ from before the run:"
       sed 's/^/    /' "$after/$what.diff" >&2
