@@ -20,10 +20,12 @@ import (
 	"github.com/sim-operator/sim-operator/internal/identitynow"
 )
 
-// Remote is the IdentityNow SIM API as the reconcilers use it. *identitynow.Client implements it, and
-// remotefake.Remote imitates it for tests. Every error is an *identitynow.Error whose Kind says what the
-// caller may do (identitynow.KindOf); every call takes one unit of the tenant's rate budget, and none
-// blocks longer than its context and the client's request timeout allow.
+// Remote is the IdentityNow SIM API, and the lookups that resolve names to ids, as the reconcilers use
+// them. *identitynow.Client implements it, and remotefake.Remote imitates it for tests. Every error is
+// an *identitynow.Error whose Kind says what the caller may do (identitynow.KindOf); every request
+// takes one unit of a rate budget (the SIM calls the tenant's, each lookup the budget of its own API
+// version, shared by the tenants with the same credentials), and none blocks longer than its context
+// and the client's request timeout allow.
 type Remote interface {
 	// ListEach pages through every integration of the tenant, calling each once per object in the
 	// order served. An error after some calls means the list is incomplete and must be discarded.
@@ -48,6 +50,16 @@ type Remote interface {
 	// CheckToken obtains a token if the cached one is missing or close to expiry; KindUnauthorized
 	// means the credentials were refused.
 	CheckToken(ctx context.Context) error
+	// ListSources lists the sources named by names (the Sources API, scope idn:sources:read), calling
+	// each once per source listed. The remote compares names without regard to case and may pass
+	// sources whose names only resemble those asked for: the caller compares. It sends as few requests
+	// as the names allow (usually one, more for a long list of names or over 250 results) and passes at
+	// most identitynow.MaxLookupResults objects. An error means the list is incomplete and must be
+	// discarded; a 403 (KindForbidden) means the API client lacks the scope.
+	ListSources(ctx context.Context, names []string, each func(identitynow.Named)) error
+	// ListManagedClusters is ListSources for managed clusters (the Managed Clusters API, scope
+	// idn:remote-client:read).
+	ListManagedClusters(ctx context.Context, names []string, each func(identitynow.Named)) error
 }
 
 var _ Remote = (*identitynow.Client)(nil)
@@ -65,6 +77,9 @@ type Connection struct {
 	Remote Remote
 	// Snapshot is the tenant's shared remote view.
 	Snapshot *Snapshot
+	// Refs is the tenant's shared cache of name references (sources and managed clusters), set with
+	// Snapshot.
+	Refs *References
 	// Spec is the tenant spec the connection was built from.
 	Spec simv1alpha1.TenantSpec
 	// Endpoint identifies the tenant's id space (base URL and release): two objects with the same
@@ -83,6 +98,16 @@ func (c *Connection) PollInterval() time.Duration {
 // List lists the tenant's remote objects; it is the snapshot's ListFunc.
 func (c *Connection) List(ctx context.Context, each func(identitynow.Integration)) error {
 	return c.Remote.ListEach(ctx, each)
+}
+
+// ListSources lists sources by name; it is the references cache's lister.
+func (c *Connection) ListSources(ctx context.Context, names []string, each func(identitynow.Named)) error {
+	return c.Remote.ListSources(ctx, names, each)
+}
+
+// ListManagedClusters lists managed clusters by name; it is the references cache's lister.
+func (c *Connection) ListManagedClusters(ctx context.Context, names []string, each func(identitynow.Named)) error {
+	return c.Remote.ListManagedClusters(ctx, names, each)
 }
 
 // Proven reports whether the connection's credentials have produced a token: only then does it carry
@@ -119,6 +144,9 @@ type entry struct {
 	fingerprint string
 	conn        *Connection
 	budgetKey   identitynow.BudgetKey
+	// lookupKeys are the budgets of the Sources and Managed Clusters lookups (one per API version;
+	// either may be budgetKey itself, when the SIM release is that version).
+	lookupKeys  []identitynow.BudgetKey
 	snapshotKey string
 }
 
@@ -129,6 +157,7 @@ type budgetOwner struct {
 
 type sharedSnapshot struct {
 	snapshot *Snapshot
+	refs     *References
 	users    map[string]bool
 }
 
@@ -193,19 +222,29 @@ func (r *Registry) Connect(key string, spec simv1alpha1.TenantSpec, creds Creden
 	budgetKey := identitynow.BudgetKey{TokenURL: tokenURL, ClientID: creds.ClientID, Release: release, Credential: cred}
 	r.releaseLocked(key)
 	budget := r.joinBudget(key, budgetKey, spec.RateLimit)
+	// The remote counts its limit per client id and API version: the lookups count on the budgets of
+	// their own versions, with the same declared limit (the documented one applies to each version).
+	sourcesKey, clustersKey := budgetKey, budgetKey
+	sourcesKey.Release, clustersKey.Release = identitynow.SourcesVersion(release), identitynow.ClustersVersion(release)
+	lookupKeys := []identitynow.BudgetKey{sourcesKey, clustersKey}
+	sourcesBudget := r.joinBudget(key, sourcesKey, spec.RateLimit)
+	clustersBudget := r.joinBudget(key, clustersKey, spec.RateLimit)
 	remote, err := r.newRemote(identitynow.Config{
 		BaseURL: spec.BaseURL, TokenURL: tokenURL, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
 		Release: release, PatchFormat: identitynow.PatchFormat(spec.PatchFormat), CABundle: spec.CABundle,
 		DialGuard:         r.dialGuard,
 		AllowInsecureHTTP: r.allowHTTP, Budget: budget, Clock: r.clock, Logger: r.log, Timeout: r.timeout,
+		SourcesBudget: sourcesBudget, ClustersBudget: clustersBudget,
 	})
 	if err != nil {
-		r.leaveBudget(key, budgetKey)
+		for _, bk := range append([]identitynow.BudgetKey{budgetKey}, lookupKeys...) {
+			r.leaveBudget(key, bk)
+		}
 		return nil, err
 	}
 	endpoint := Endpoint(spec)
 	r.conns[key] = &entry{
-		fingerprint: fp, budgetKey: budgetKey, snapshotKey: endpoint + "|" + cred,
+		fingerprint: fp, budgetKey: budgetKey, lookupKeys: lookupKeys, snapshotKey: endpoint + "|" + cred,
 		conn: &Connection{Remote: remote, Spec: *spec.DeepCopy(), Endpoint: endpoint},
 	}
 	return r.conns[key].conn, nil
@@ -224,9 +263,11 @@ func (r *Registry) Prove(key string, conn *Connection) (*Connection, error) {
 	if e.conn.Proven() {
 		return e.conn, nil
 	}
-	owners := r.owners[e.budgetKey]
-	owners[key] = budgetOwner{limit: owners[key].limit, proven: true}
-	r.applyLimit(e.budgetKey)
+	for _, bk := range append([]identitynow.BudgetKey{e.budgetKey}, e.lookupKeys...) {
+		owners := r.owners[bk]
+		owners[key] = budgetOwner{limit: owners[key].limit, proven: true}
+		r.applyLimit(bk)
+	}
 	shared, ok := r.snapshots[e.snapshotKey]
 	if !ok {
 		var notify func([]string)
@@ -234,12 +275,13 @@ func (r *Registry) Prove(key string, conn *Connection) (*Connection, error) {
 			endpoint := e.conn.Endpoint
 			notify = func(ids []string) { r.onChange(endpoint, ids) }
 		}
-		shared = &sharedSnapshot{snapshot: NewSnapshot(SnapshotOptions{Clock: r.clock, OnChange: notify}), users: map[string]bool{}}
+		shared = &sharedSnapshot{snapshot: NewSnapshot(SnapshotOptions{Clock: r.clock, OnChange: notify}),
+			refs: NewReferences(r.clock), users: map[string]bool{}}
 		r.snapshots[e.snapshotKey] = shared
 	}
 	shared.users[key] = true
 	proven := *e.conn
-	proven.Snapshot = shared.snapshot
+	proven.Snapshot, proven.Refs = shared.snapshot, shared.refs
 	e.conn = &proven
 	r.setSnapshotSourceLocked(shared)
 	return e.conn, nil
@@ -261,6 +303,7 @@ func (r *Registry) setSnapshotSourceLocked(shared *sharedSnapshot) {
 	}
 	if lister != nil {
 		shared.snapshot.setSource(lister.List, interval)
+		shared.refs.setSource(lister.ListSources, lister.ListManagedClusters, interval)
 	}
 }
 
@@ -303,8 +346,12 @@ func (r *Registry) releaseLocked(key string) {
 		c.Close()
 	}
 	r.leaveBudget(key, e.budgetKey)
+	for _, bk := range e.lookupKeys {
+		r.leaveBudget(key, bk)
+	}
 	if shared, ok := r.snapshots[e.snapshotKey]; ok {
 		delete(shared.users, key)
+		shared.refs.forget(key)
 		if len(shared.users) == 0 {
 			delete(r.snapshots, e.snapshotKey)
 		} else {

@@ -141,7 +141,8 @@ func TestSameCredentialsShareOnlyOnceProven(t *testing.T) {
 }
 
 // TestRegistryDropsWhatNoTenantUses: 200 credential updates with long client ids leave one client,
-// one budget and one snapshot; replaced clients are closed; Forget leaves nothing.
+// one budget per API version (SIM v2024, Sources v3, Managed Clusters v2025) and one snapshot;
+// replaced clients are closed; Forget leaves nothing.
 func TestRegistryDropsWhatNoTenantUses(t *testing.T) {
 	var remotes []*closingRemote
 	r := newTestRegistry(&remotes)
@@ -156,8 +157,8 @@ func TestRegistryDropsWhatNoTenantUses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if conns, budgets, snaps := r.Len(); conns != 1 || budgets != 1 || snaps != 1 {
-		t.Fatalf("after 200 credential updates: %d connections, %d budgets, %d snapshots; want 1 each", conns, budgets, snaps)
+	if conns, budgets, snaps := r.Len(); conns != 1 || budgets != 3 || snaps != 1 {
+		t.Fatalf("after 200 credential updates: %d connections, %d budgets, %d snapshots; want 1, 3, 1", conns, budgets, snaps)
 	}
 	for i, rem := range remotes[:len(remotes)-1] {
 		if !rem.closed {
@@ -167,6 +168,52 @@ func TestRegistryDropsWhatNoTenantUses(t *testing.T) {
 	r.Forget(key)
 	if conns, budgets, snaps := r.Len(); conns+budgets+snaps != 0 {
 		t.Fatalf("after Forget: %d connections, %d budgets, %d snapshots; want none", conns, budgets, snaps)
+	}
+}
+
+// TestLookupBudgetsPerAPIVersion: the lookups count on the budgets of their own API versions, shared
+// with the SIM budget only when the versions are the same, and proven like it.
+func TestLookupBudgetsPerAPIVersion(t *testing.T) {
+	for _, tc := range []struct {
+		release              simv1alpha1.APIRelease
+		budgets              int
+		sourcesSIM, clustSIM bool
+	}{
+		{simv1alpha1.APIReleaseV2024, 3, false, false},
+		{simv1alpha1.APIReleaseV2025, 2, false, true},
+		{simv1alpha1.APIReleaseV1, 1, true, true},
+	} {
+		var cfgs []identitynow.Config
+		r := NewRegistry(RegistryOptions{NewRemote: func(cfg identitynow.Config) (Remote, error) {
+			cfgs = append(cfgs, cfg)
+			return &closingRemote{budget: cfg.Budget}, nil
+		}})
+		spec := acmeSpec(100)
+		spec.APIRelease = tc.release
+		c, err := r.Connect("Tenant/team-a/acme", spec, Credentials{ClientID: "id", ClientSecret: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := cfgs[0]
+		if _, budgets, _ := r.Len(); budgets != tc.budgets {
+			t.Errorf("%s: %d budgets, want %d", tc.release, budgets, tc.budgets)
+		}
+		if cfg.SourcesBudget == nil || cfg.ClustersBudget == nil ||
+			(cfg.SourcesBudget == cfg.Budget) != tc.sourcesSIM || (cfg.ClustersBudget == cfg.Budget) != tc.clustSIM {
+			t.Errorf("%s: sources budget shared with SIM %t, clusters %t; want %t, %t", tc.release,
+				cfg.SourcesBudget == cfg.Budget, cfg.ClustersBudget == cfg.Budget, tc.sourcesSIM, tc.clustSIM)
+		}
+		if n, _ := cfg.SourcesBudget.Limit(); n != 100 {
+			t.Errorf("%s: the sources budget has the tenant's limit, got %d", tc.release, n)
+		}
+		proven, err := r.Prove("Tenant/team-a/acme", c)
+		if err != nil || proven.Refs == nil || proven.Snapshot == nil {
+			t.Fatalf("%s: a proven connection carries the references cache: %+v %v", tc.release, proven, err)
+		}
+		r.Forget("Tenant/team-a/acme")
+		if _, budgets, _ := r.Len(); budgets != 0 {
+			t.Errorf("%s: %d budgets after Forget", tc.release, budgets)
+		}
 	}
 }
 

@@ -22,6 +22,8 @@ type Remote struct {
 	PatchBeforeProvisioningRuleFunc func(ctx context.Context, id string, ops []identitynow.Operation) (*identitynow.Integration, error)
 	DeleteFunc                      func(ctx context.Context, id string) error
 	CheckTokenFunc                  func(ctx context.Context) error
+	ListSourcesFunc                 func(ctx context.Context, names []string, each func(identitynow.Named)) error
+	ListManagedClustersFunc         func(ctx context.Context, names []string, each func(identitynow.Named)) error
 
 	mu    sync.Mutex
 	calls []string
@@ -114,4 +116,22 @@ func (r *Remote) CheckToken(ctx context.Context) error {
 		return notImplemented("CheckToken")
 	}
 	return r.CheckTokenFunc(ctx)
+}
+
+// ListSources calls ListSourcesFunc.
+func (r *Remote) ListSources(ctx context.Context, names []string, each func(identitynow.Named)) error {
+	r.record("ListSources")
+	if r.ListSourcesFunc == nil {
+		return notImplemented("ListSources")
+	}
+	return r.ListSourcesFunc(ctx, names, each)
+}
+
+// ListManagedClusters calls ListManagedClustersFunc.
+func (r *Remote) ListManagedClusters(ctx context.Context, names []string, each func(identitynow.Named)) error {
+	r.record("ListManagedClusters")
+	if r.ListManagedClustersFunc == nil {
+		return notImplemented("ListManagedClusters")
+	}
+	return r.ListManagedClustersFunc(ctx, names, each)
 }
