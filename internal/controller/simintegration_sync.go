@@ -298,13 +298,12 @@ func (r *SimIntegrationReconciler) reportDrift(s *scope, t target) outcome {
 		return notReady(simv1alpha1.ReasonRemoteNotFound, fmt.Sprintf("Remote integration %s no longer exists", t.vanished))
 	}
 	it := *t.remote
-	d := diff.Compute(comparableObserved(it.Fields, s.want, st.LastApplied, true), s.want.Doc)
-	st.Drift = d.Paths
+	st.Drift = differingPaths(it.Fields, s.want, st.LastApplied, true)
 	st.PendingCreate = nil
-	if !d.Empty() {
+	if len(st.Drift) > 0 {
 		st.ID = it.ID
 		st.RemoteModified = metaTime(it.Modified)
-		return ready(simv1alpha1.ReasonObserved, "Remote integration differs from the spec at "+strings.Join(d.Paths, ", "))
+		return ready(simv1alpha1.ReasonObserved, "Remote integration differs from the spec at "+strings.Join(st.Drift, ", "))
 	}
 	r.synced(s, it, false)
 	return ready(simv1alpha1.ReasonObserved, "Remote integration matches the spec")
@@ -321,12 +320,11 @@ func (r *SimIntegrationReconciler) reportFrozen(s *scope, t target) outcome {
 		}
 		return tenantSuspended(s, "the remote integration is created once the tenant is resumed")
 	}
-	d := diff.Compute(comparableObserved(t.remote.Fields, s.want, st.LastApplied, false), s.want.Doc)
-	st.Drift = d.Paths
-	if d.Empty() {
+	st.Drift = differingPaths(t.remote.Fields, s.want, st.LastApplied, false)
+	if len(st.Drift) == 0 {
 		return tenantSuspended(s, "the remote integration matches the spec")
 	}
-	return tenantSuspended(s, "the remote integration differs from the spec at "+strings.Join(d.Paths, ", ")+
+	return tenantSuspended(s, "the remote integration differs from the spec at "+strings.Join(st.Drift, ", ")+
 		"; the difference is corrected once the tenant is resumed")
 }
 
@@ -345,19 +343,25 @@ func tenantSuspended(s *scope, detail string) outcome {
 // update sends what differs, as a PATCH (or a PUT for updateStrategy Put).
 func (r *SimIntegrationReconciler) update(ctx context.Context, s *scope, it identitynow.Integration, listedAt time.Time) (outcome, error) {
 	obj, conn, want := s.obj, s.conn, s.want
-	d := diff.Compute(comparableObserved(it.Fields, want, obj.Status.LastApplied, false), want.Doc)
-	if d.Empty() {
+	strategy := conn.Spec.UpdateStrategy
+	cs, err := changesFor(it.Fields, want, obj.Status.LastApplied, strategy)
+	if err != nil {
+		return outcome{}, err
+	}
+	if cs.empty() {
 		r.synced(s, it, false)
 		return ready(simv1alpha1.ReasonSynced, "Remote integration matches the spec"), nil
 	}
-	updated, err := r.write(ctx, conn, it, want, d)
+	updated, err := r.write(ctx, conn, it.ID, cs)
 	if identitynow.KindOf(err) == identitynow.KindInvalid && r.now().Sub(listedAt) > time.Second {
 		// The patch was computed from a cached copy that may be out of date: read it and try once more.
 		if fresh, gerr := conn.Remote.Get(ctx, it.ID); gerr == nil {
-			d = diff.Compute(comparableObserved(fresh.Fields, want, obj.Status.LastApplied, false), want.Doc)
-			updated, err = fresh, nil
-			if !d.Empty() {
-				updated, err = r.write(ctx, conn, *fresh, want, d)
+			if cs, err = changesFor(fresh.Fields, want, obj.Status.LastApplied, strategy); err != nil {
+				return outcome{}, err
+			}
+			updated = fresh
+			if !cs.empty() {
+				updated, err = r.write(ctx, conn, it.ID, cs)
 			}
 		}
 	}
@@ -366,13 +370,49 @@ func (r *SimIntegrationReconciler) update(ctx context.Context, s *scope, it iden
 	}
 	conn.Snapshot.Put(*updated)
 	if isDrift(obj, want) {
-		r.event(obj, corev1.EventTypeWarning, "DriftCorrected", "Update", "Corrected changes made outside Kubernetes at %s", strings.Join(d.Paths, ", "))
+		r.event(obj, corev1.EventTypeWarning, "DriftCorrected", "Update", "Corrected changes made outside Kubernetes at %s", strings.Join(cs.paths, ", "))
 		countDriftCorrected(obj)
 	} else {
-		r.event(obj, corev1.EventTypeNormal, "Updated", "Update", "Updated remote integration %s at %s", it.ID, strings.Join(d.Paths, ", "))
+		r.event(obj, corev1.EventTypeNormal, "Updated", "Update", "Updated remote integration %s at %s", it.ID, strings.Join(cs.paths, ", "))
 	}
 	r.synced(s, *updated, true)
 	return ready(simv1alpha1.ReasonSynced, "Remote integration updated"), nil
+}
+
+// changeSet is what an update sends: the differing top-level paths, and either JSON Patch operations
+// (for the main route and the rule's own route) or the full document of a PUT.
+type changeSet struct {
+	paths      []string
+	main, rule []identitynow.Operation
+	put        *identitynow.Details
+}
+
+func (c changeSet) empty() bool { return len(c.main)+len(c.rule) == 0 && c.put == nil }
+
+// changesFor computes what an update of the observed remote fields sends under strategy. It is the
+// one place that decides it: the reconciler sends it, and `kubectl sim diff` (ComputePlan) prints it.
+func changesFor(observed map[string]any, want desiredState, last *simv1alpha1.LastApplied, strategy simv1alpha1.UpdateStrategy) (changeSet, error) {
+	d := diff.Compute(comparableObserved(observed, want, last, false), want.Doc)
+	cs := changeSet{paths: d.Paths}
+	if d.Empty() {
+		return cs, nil
+	}
+	if strategy == simv1alpha1.UpdateStrategyPut {
+		full, err := putDocument(observed, want)
+		if err != nil {
+			return cs, err
+		}
+		cs.put = &full
+		return cs, nil
+	}
+	cs.main, cs.rule = diff.Split(d.Operations)
+	return cs, nil
+}
+
+// differingPaths lists the top-level paths where the observed fields differ from the desired ones. An
+// observer has no last-applied record and compares only what the remote shows.
+func differingPaths(observed map[string]any, want desiredState, last *simv1alpha1.LastApplied, observeOnly bool) []string {
+	return diff.Compute(comparableObserved(observed, want, last, observeOnly), want.Doc).Paths
 }
 
 // isDrift says whether a difference found now comes from outside: this generation was already synced
@@ -382,26 +422,20 @@ func isDrift(obj *simv1alpha1.SimIntegration, want desiredState) bool {
 		equality.Semantic.DeepEqual(*obj.Status.LastApplied, want.Applied)
 }
 
-// write sends the operations with the tenant's update strategy.
-func (r *SimIntegrationReconciler) write(ctx context.Context, conn *tenant.Connection, it identitynow.Integration, want desiredState, d diff.Result) (*identitynow.Integration, error) {
-	id := it.ID
-	if conn.Spec.UpdateStrategy == simv1alpha1.UpdateStrategyPut {
-		full, err := putDocument(it.Fields, want)
-		if err != nil {
-			return nil, err
-		}
-		return conn.Remote.Put(ctx, id, full)
+// write sends a change set: the PUT, or the PATCHes of the main route and the rule's route.
+func (r *SimIntegrationReconciler) write(ctx context.Context, conn *tenant.Connection, id string, cs changeSet) (*identitynow.Integration, error) {
+	if cs.put != nil {
+		return conn.Remote.Put(ctx, id, *cs.put)
 	}
-	main, rule := diff.Split(d.Operations)
 	var updated *identitynow.Integration
 	var err error
-	if len(main) > 0 {
-		if updated, err = conn.Remote.Patch(ctx, id, main); err != nil {
+	if len(cs.main) > 0 {
+		if updated, err = conn.Remote.Patch(ctx, id, cs.main); err != nil {
 			return nil, err
 		}
 	}
-	if len(rule) > 0 {
-		if updated, err = conn.Remote.PatchBeforeProvisioningRule(ctx, id, rule); err != nil {
+	if len(cs.rule) > 0 {
+		if updated, err = conn.Remote.PatchBeforeProvisioningRule(ctx, id, cs.rule); err != nil {
 			return nil, err
 		}
 	}
