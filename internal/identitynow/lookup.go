@@ -27,6 +27,12 @@ const (
 	ClustersV2025 Release = ReleaseV2025
 )
 
+// The read scopes the lookups need (a manage scope, or sp:scopes:all, does too).
+const (
+	SourcesScope  = "idn:sources:read"
+	ClustersScope = "idn:remote-client:read"
+)
+
 // SourcesVersion is the API version of the Sources lookup for a SIM release: v1 (the per-service
 // layout, /sources/v1) for ReleaseV1, else v3.
 func SourcesVersion(r Release) Release {

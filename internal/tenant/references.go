@@ -58,10 +58,26 @@ type References struct {
 	demand map[string]Names
 }
 
+// LookupError is a failed lookup, naming its API and the scope it needs; it wraps the client's error
+// (identitynow.KindOf sees through it).
+type LookupError struct {
+	// API is "sources" or "managed clusters".
+	API string
+	// Scope is the read scope the API needs (identitynow.SourcesScope, identitynow.ClustersScope).
+	Scope string
+	Err   error
+}
+
+func (e *LookupError) Error() string { return "list " + e.API + ": " + e.Err.Error() }
+
+// Unwrap returns the client's error.
+func (e *LookupError) Unwrap() error { return e.Err }
+
 // refList is the cache of one lookup API.
 type refList struct {
-	list     ReferenceLister
-	interval time.Duration
+	api, scope string
+	list       ReferenceLister
+	interval   time.Duration
 	// found holds, for every name (lower case) the last list asked for, what it found.
 	found     map[string]Found
 	startedAt time.Time     // when that list was sent
@@ -82,7 +98,9 @@ func NewReferences(clock func() time.Time) *References {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &References{clock: clock, demand: map[string]Names{}}
+	return &References{clock: clock, demand: map[string]Names{},
+		sources:  refList{api: "sources", scope: identitynow.SourcesScope},
+		clusters: refList{api: "managed clusters", scope: identitynow.ClustersScope}}
 }
 
 // setSource sets the lookup calls and the poll interval for the next refreshes.
@@ -269,7 +287,7 @@ func (r *References) refresh(ctx context.Context, pick func(*References) *refLis
 		l.inflight = nil
 	}
 	if err != nil {
-		c.err = err
+		c.err = &LookupError{API: l.api, Scope: l.scope, Err: err}
 		l.failed = c
 		return
 	}
