@@ -41,7 +41,7 @@ var (
 	descPendingCreate  = newDesc("sim_operator_simintegrations_pending_create", "SimIntegrations with a create marker (status.pendingCreate): a create sent or about to be sent.", labelsTenant)
 	descDeleting       = newDesc("sim_operator_simintegrations_deleting", "SimIntegrations being deleted (held by the finalizer).", labelsTenant)
 	descOldestNotReady = newDesc("sim_operator_simintegrations_oldest_not_ready_timestamp_seconds",
-		"When the tenant's longest not-Ready SimIntegration became not Ready (Unix time; not suspended, not being deleted). Absent when all are Ready.",
+		"When the tenant's longest not-Ready SimIntegration that is not Stalled, suspended or being deleted became not Ready (Unix time). Absent when there is none.",
 		labelsTenant)
 
 	descTenantCondition = newDesc("sim_operator_tenant_condition",
@@ -73,9 +73,17 @@ var (
 		"Remote integrations deleted outside Kubernetes that the operator created again (event Recreated).", labelsTenant)
 )
 
+// stateMetricNames are the names of the metrics below, in order.
+var stateMetricNames []string
+
 func newDesc(name, help string, labels []string) *prometheus.Desc {
+	stateMetricNames = append(stateMetricNames, name)
 	return prometheus.NewDesc(name, help, labels, nil)
 }
+
+// StateMetricNames returns the names of the state metrics the manager exports (for the tests of the
+// dashboard and the alerts).
+func StateMetricNames() []string { return append([]string(nil), stateMetricNames...) }
 
 // tenantLabel is the tenant label value of a tenant object.
 func tenantLabel(kind simv1alpha1.TenantKind, namespace, name string) string {
@@ -214,12 +222,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			collectTenantStats(ch, label, st, now)
 		}
 	}
+	// Every existing tenant has both counters, from 0: rate() and increase() then see the first event.
 	drift, recreated := counters.snapshot(keep)
-	for label, n := range drift {
-		ch <- prometheus.MustNewConstMetric(descDriftCorrections, prometheus.CounterValue, float64(n), label)
-	}
-	for label, n := range recreated {
-		ch <- prometheus.MustNewConstMetric(descRecreations, prometheus.CounterValue, float64(n), label)
+	for label := range tenants {
+		ch <- prometheus.MustNewConstMetric(descDriftCorrections, prometheus.CounterValue, float64(drift[label]), label)
+		ch <- prometheus.MustNewConstMetric(descRecreations, prometheus.CounterValue, float64(recreated[label]), label)
 	}
 }
 
@@ -260,12 +267,15 @@ func (sc *simCounts) add(obj *simv1alpha1.SimIntegration) {
 	count(deleting, &sc.deleting)
 
 	var ready *metav1.Condition
+	stalled := false
 	for i := range obj.Status.Conditions {
 		cond := &obj.Status.Conditions[i]
 		switch cond.Type {
 		case simv1alpha1.ConditionReady:
 			ready = cond
-		case simv1alpha1.ConditionReconciling, simv1alpha1.ConditionStalled:
+		case simv1alpha1.ConditionStalled:
+			stalled = cond.Status == metav1.ConditionTrue
+		case simv1alpha1.ConditionReconciling:
 		default:
 			continue
 		}
@@ -277,7 +287,8 @@ func (sc *simCounts) add(obj *simv1alpha1.SimIntegration) {
 	} else {
 		since = ready.LastTransitionTime.Time
 	}
-	if (ready == nil || ready.Status != metav1.ConditionTrue) && !obj.Spec.Suspend && !deleting &&
+	// Stalled objects have an alert of their own; suspended and deleted ones are not expected to be Ready.
+	if (ready == nil || ready.Status != metav1.ConditionTrue) && !stalled && !obj.Spec.Suspend && !deleting &&
 		(sc.oldestNotReady.IsZero() || since.Before(sc.oldestNotReady)) {
 		sc.oldestNotReady = since
 	}

@@ -167,10 +167,12 @@ func TestStateMetricsCountObjectsByTenantConditionAndReason(t *testing.T) {
 		"sim_operator_simintegrations_drifted{" + acme + "}":            1,
 		"sim_operator_simintegrations_suspended{" + acme + "}":          1,
 		"sim_operator_simintegrations_deleting{" + acme + "}":           0,
-		// the oldest not-Ready object of each tenant: c since twenty minutes ago; "new" since its creation
-		"sim_operator_simintegrations_oldest_not_ready_timestamp_seconds{" + shared + "}":                      unixSeconds(twenty),
+		// the oldest not-Ready object of each tenant that is not Stalled: d since ten minutes ago (c is
+		// Stalled); "new" since its creation ("paused" is suspended)
+		"sim_operator_simintegrations_oldest_not_ready_timestamp_seconds{" + shared + "}":                      unixSeconds(ten),
 		"sim_operator_simintegrations_oldest_not_ready_timestamp_seconds{" + acme + "}":                        unixSeconds(metricsEpoch.Add(-time.Hour)),
 		`sim_operator_tenant_condition{condition="Ready",reason="TokenObtained",status="True",` + shared + "}": 1,
+		"sim_operator_recreations_total{" + acme + "}":                                                         0,
 	}
 	for series, v := range want {
 		if g, ok := got[series]; !ok || g != v {
