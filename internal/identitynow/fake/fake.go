@@ -28,7 +28,9 @@ type Shape string
 // The response shapes.
 const (
 	// ShapeEcho returns the stored request document (SimIntegrationDetails)
-	// plus id, created and modified.
+	// plus id, created and modified, and the keys ServiceDeskIntegrationDto
+	// requires (description, type, attributes) with ShapeDTO's defaults where
+	// the document has none.
 	ShapeEcho Shape = "echo"
 	// ShapeDTO returns ServiceDeskIntegrationDto, as the spec documents:
 	// managedSources, clusterRef, cluster:null, and no statusMap, request or sources.

@@ -124,3 +124,13 @@ func errorTexts(t *testing.T, r resp) []string {
 	}
 	return out
 }
+
+// stored is the stored document of id.
+func (h *harness) stored(id string) map[string]any {
+	h.t.Helper()
+	o, ok := h.s.Get(id)
+	if !ok {
+		h.t.Fatalf("%s is not stored", id)
+	}
+	return o.Doc
+}

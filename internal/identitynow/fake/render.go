@@ -7,6 +7,11 @@ func (s *Server) render(o *object) map[string]any {
 	var out map[string]any
 	if s.opts.Shape == ShapeEcho {
 		out = doc
+		for k, v := range requiredDefaults() {
+			if _, ok := out[k]; !ok {
+				out[k] = v
+			}
+		}
 	} else {
 		out = dto(doc)
 	}
@@ -38,12 +43,9 @@ func (s *Server) mask(doc map[string]any) {
 // clusterRef while the deprecated cluster is null; statusMap, request and
 // sources are not returned.
 func dto(doc map[string]any) map[string]any {
-	out := map[string]any{
-		"name":        doc["name"],
-		"description": orDefault(doc["description"], ""),
-		"type":        orDefault(doc["type"], "ServiceNowSDIM"),
-		"attributes":  orDefault(doc["attributes"], map[string]any{}),
-		"cluster":     nil,
+	out := map[string]any{"name": doc["name"], "cluster": nil}
+	for k, def := range requiredDefaults() {
+		out[k] = orDefault(doc[k], def)
 	}
 	sources, _ := doc["sources"].([]any)
 	if sources == nil {
@@ -73,4 +75,11 @@ func orDefault(v, def any) any {
 		return def
 	}
 	return v
+}
+
+// requiredDefaults are the keys ServiceDeskIntegrationDto requires besides name, with the values
+// the fake gives them when a document has none (type: the schema's default). Every response
+// carries them, in either shape: SDKs refuse a response without them.
+func requiredDefaults() map[string]any {
+	return map[string]any{"description": "", "type": "ServiceNowSDIM", "attributes": map[string]any{}}
 }
