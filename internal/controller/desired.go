@@ -30,17 +30,28 @@ type desiredState struct {
 	SecretAttributes []string
 }
 
-// buildDesired turns a spec and its resolved secret attributes into the desired remote document.
-// It refuses a spec whose secretAttributes repeat a key of attributes.
-func buildDesired(obj *simv1alpha1.SimIntegration, secrets map[string]secretValue) (desiredState, error) {
+// buildDesired turns a spec, its resolved secret attributes and the ids its references resolved to
+// (which take the place of spec.sources and spec.cluster) into the desired remote document. It
+// refuses a spec whose secretAttributes repeat a key of attributes.
+func buildDesired(obj *simv1alpha1.SimIntegration, secrets map[string]secretValue, refs refIDs) (desiredState, error) {
 	spec := obj.Spec
 	attrs, err := plainAttributes(spec)
 	if err != nil {
 		return desiredState{}, err
 	}
+	sources, cluster := spec.Sources, spec.Cluster
+	if spec.SourceRefs != nil {
+		sources = refs.sources
+		if sources == nil {
+			sources = []string{}
+		}
+	}
+	if spec.ClusterRef != nil {
+		cluster = refs.cluster
+	}
 	d := identitynow.Details{
-		Name: obj.RemoteName(), Description: spec.Description, Cluster: spec.Cluster,
-		Sources: sortedSet(spec.Sources), StatusMap: spec.StatusMap, Request: spec.Request,
+		Name: obj.RemoteName(), Description: spec.Description, Cluster: cluster,
+		Sources: sortedSet(sources), StatusMap: spec.StatusMap, Request: spec.Request,
 	}
 	if spec.Type != "" {
 		d.Type = &spec.Type
@@ -53,7 +64,7 @@ func buildDesired(obj *simv1alpha1.SimIntegration, secrets map[string]secretValu
 	if err != nil {
 		return desiredState{}, err
 	}
-	keepEmpty(plainDoc, spec)
+	keepEmpty(plainDoc, spec, sources)
 	if attrs != nil {
 		plainDoc["attributes"] = attrs
 	}
@@ -84,13 +95,14 @@ func buildDesired(obj *simv1alpha1.SimIntegration, secrets map[string]secretValu
 	if err != nil {
 		return desiredState{}, err
 	}
-	keepEmpty(doc, spec)
+	keepEmpty(doc, spec, sources)
 	return desiredState{Details: d, Doc: doc, Applied: applied, SecretAttributes: secretNames}, nil
 }
 
-// keepEmpty manages a map or list set to empty in spec (`statusMap: {}`): every remote key is then
-// removed, where leaving it out would make the field unmanaged.
-func keepEmpty(doc map[string]any, spec simv1alpha1.SimIntegrationSpec) {
+// keepEmpty manages a map or list set to empty in spec (`statusMap: {}`, `sourceRefs: []`): every
+// remote key is then removed, where leaving it out would make the field unmanaged. sources are the
+// desired source ids (from spec.sources or spec.sourceRefs).
+func keepEmpty(doc map[string]any, spec simv1alpha1.SimIntegrationSpec, sources []string) {
 	empty := map[string]bool{
 		"statusMap": spec.StatusMap != nil && len(spec.StatusMap) == 0,
 		"request":   spec.Request != nil && len(spec.Request) == 0,
@@ -102,7 +114,7 @@ func keepEmpty(doc map[string]any, spec simv1alpha1.SimIntegrationSpec) {
 			doc[k] = map[string]any{}
 		}
 	}
-	if spec.Sources != nil && len(spec.Sources) == 0 {
+	if sources != nil && len(sources) == 0 {
 		doc["sources"] = []any{}
 	}
 }

@@ -41,6 +41,9 @@ type PlanInput struct {
 	Tenant simv1alpha1.TenantSpec
 	// Remote is the tenant's remote objects, listed once for every object of the tenant.
 	Remote tenant.View
+	// References is what the tenant's lookups found for the names of spec.sourceRefs and
+	// spec.clusterRef (tenant.References.Resolve); unused when the spec names none.
+	References tenant.Resolution
 	// Get reads one remote object directly (used only when the list lacks status.id); optional.
 	Get func(ctx context.Context, id string) (*identitynow.Integration, error)
 	// ClaimedBy names ("namespace/name") another managed SimIntegration of the same tenant that
@@ -91,7 +94,11 @@ func ComputePlan(ctx context.Context, in PlanInput) (Plan, error) {
 	if err := refusePlaceholders(p, secrets); err != nil {
 		return stallPlan(err)
 	}
-	want, err := buildDesired(obj, secrets)
+	refs, err := resolveFrom(&obj.Spec, in.References)
+	if err != nil {
+		return stallPlan(err)
+	}
+	want, err := buildDesired(obj, secrets, refs)
 	if err != nil {
 		return stallPlan(stall(simv1alpha1.ReasonInvalidSpec, "%v", err))
 	}

@@ -42,7 +42,7 @@ func secretsAt(rv string) map[string]secretValue {
 
 func mustDesired(t *testing.T, s *simv1alpha1.SimIntegration, secrets map[string]secretValue) desiredState {
 	t.Helper()
-	d, err := buildDesired(s, secrets)
+	d, err := buildDesired(s, secrets, refIDs{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestBuildDesired(t *testing.T) {
 	if strings.Contains(fmt.Sprintf("%+v", d.Applied), "hunter2") {
 		t.Error("the last-applied record must not hold the secret value")
 	}
-	if _, err := buildDesired(pureSim(func(s *simv1alpha1.SimIntegration) { s.Spec.Attributes = rawJSON(`{"password":"x"}`) }), secretsAt("1")); err == nil {
+	if _, err := buildDesired(pureSim(func(s *simv1alpha1.SimIntegration) { s.Spec.Attributes = rawJSON(`{"password":"x"}`) }), secretsAt("1"), refIDs{}); err == nil {
 		t.Error("an attribute in both attributes and secretAttributes must be refused")
 	}
 	plainOnly := mustDesired(t, pureSim(func(s *simv1alpha1.SimIntegration) { s.Spec.SecretAttributes = nil; s.Spec.Attributes = nil }), nil)

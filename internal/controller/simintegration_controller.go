@@ -142,6 +142,10 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, s *scope) (out
 	if err := r.connect(ctx, s); err != nil {
 		return outcome{}, err
 	}
+	refs, err := r.resolveReferences(ctx, s)
+	if err != nil {
+		return outcome{}, err
+	}
 	secrets, err := r.secretAttributes(ctx, obj)
 	if err != nil {
 		return outcome{}, err
@@ -150,10 +154,11 @@ func (r *SimIntegrationReconciler) reconcile(ctx context.Context, s *scope) (out
 		return outcome{}, err
 	}
 	ctx = withSecretValues(ctx, secrets)
-	if s.want, err = buildDesired(obj, secrets); err != nil {
+	if s.want, err = buildDesired(obj, secrets, refs); err != nil {
 		return outcome{}, stall(simv1alpha1.ReasonInvalidSpec, "%v", err)
 	}
 	o, err := r.sync(ctx, s)
+	recordReferences(&obj.Status, refs)
 	if err == nil && fresh {
 		obj.Status.LastHandledRequestedAt = requestedAt
 	}

@@ -184,7 +184,7 @@ func remoteHR(id string, mutate func(map[string]any)) identitynow.Integration {
 func syncedRecord(t *testing.T) *simv1alpha1.LastApplied {
 	t.Helper()
 	want, err := buildDesired(syncSim(nil), map[string]secretValue{"password": {Value: "hunter2",
-		Version: simv1alpha1.SecretVersion{Attribute: "password", Secret: "sn", Key: "password", ResourceVersion: "1"}}})
+		Version: simv1alpha1.SecretVersion{Attribute: "password", Secret: "sn", Key: "password", ResourceVersion: "1"}}}, refIDs{})
 	if err != nil {
 		t.Fatal(err)
 	}

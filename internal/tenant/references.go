@@ -90,7 +90,7 @@ type refCall struct {
 	done      chan struct{}
 	err       error
 	startedAt time.Time
-	names     map[string]bool // lower case
+	names     map[string]string // lower case → as the spec writes it (sent as written)
 }
 
 // NewReferences returns an empty cache; a registry sets its lookup calls (setSource).
@@ -124,6 +124,19 @@ type Resolution struct {
 	ListedAt time.Time
 	sources  map[string]Found
 	clusters map[string]Found
+}
+
+// ResolutionOf builds a Resolution from what was found for each name (names compare without case),
+// for tools that look names up themselves (kubectl sim diff) and for tests.
+func ResolutionOf(sources, clusters map[string]Found) Resolution {
+	res := Resolution{sources: map[string]Found{}, clusters: map[string]Found{}}
+	for n, f := range sources {
+		res.sources[strings.ToLower(n)] = f
+	}
+	for n, f := range clusters {
+		res.clusters[strings.ToLower(n)] = f
+	}
+	return res
 }
 
 // Source returns what the tenant's sources named name (without regard to case) are.
@@ -182,7 +195,7 @@ func (r *References) resolve(ctx context.Context, user string, names []string, p
 		r.mu.Lock()
 		l := pick(r)
 		now := r.clock()
-		if l.found != nil && l.startedAt.After(notBefore) && now.Sub(l.startedAt) < l.maxAge && covers(l.found, want) {
+		if l.fresh(now, notBefore, want) {
 			for n := range want {
 				out[n] = cloneFound(l.found[n])
 			}
@@ -209,7 +222,7 @@ func (r *References) resolve(ctx context.Context, user string, names []string, p
 		d := ask() // outside the lock: it may read the API server's cache
 		r.mu.Lock()
 		r.demand[user] = Names{Sources: slices.Clone(d.Sources), Clusters: slices.Clone(d.Clusters)}
-		if l.inflight != nil { // someone started a list meanwhile: wait for it instead
+		if l.inflight != nil || l.fresh(r.clock(), notBefore, want) { // another caller listed meanwhile
 			r.mu.Unlock()
 			continue
 		}
@@ -234,8 +247,14 @@ func (r *References) resolve(ctx context.Context, user string, names []string, p
 	}
 }
 
+// fresh says the last list was sent after notBefore, is younger than the interval and asked for every
+// name of want. Caller holds mu.
+func (l *refList) fresh(now, notBefore time.Time, want map[string]string) bool {
+	return l.found != nil && l.startedAt.After(notBefore) && now.Sub(l.startedAt) < l.maxAge && covers(l.found, want)
+}
+
 // namesToListLocked is want first, then the other names every user declared, up to MaxNamesPerList.
-func (r *References) namesToListLocked(user string, want map[string]bool, of func(Names) []string) map[string]bool {
+func (r *References) namesToListLocked(user string, want map[string]string, of func(Names) []string) map[string]string {
 	out := maps.Clone(want)
 	users := slices.Sorted(maps.Keys(r.demand))
 	// the caller's own tenant first, then the others sharing the credentials
@@ -253,7 +272,9 @@ func (r *References) namesToListLocked(user string, want map[string]bool, of fun
 			if len(out) >= MaxNamesPerList {
 				return out
 			}
-			out[strings.ToLower(n)] = true
+			if _, ok := out[strings.ToLower(n)]; !ok {
+				out[strings.ToLower(n)] = n
+			}
 		}
 	}
 	return out
@@ -266,9 +287,9 @@ func (r *References) refresh(ctx context.Context, pick func(*References) *refLis
 	seen := map[string]bool{}
 	err := errNoLister
 	if list != nil {
-		err = list(ctx, slices.Sorted(maps.Keys(c.names)), func(n identitynow.Named) {
+		err = list(ctx, slices.Sorted(maps.Values(c.names)), func(n identitynow.Named) {
 			key := strings.ToLower(n.Name)
-			if !c.names[key] || seen[n.ID] {
+			if _, asked := c.names[key]; !asked || seen[n.ID] {
 				return
 			}
 			seen[n.ID] = true
@@ -316,15 +337,18 @@ func waitCall(ctx context.Context, c *refCall) error {
 	}
 }
 
-func lowerSet(names []string) map[string]bool {
-	out := make(map[string]bool, len(names))
+// lowerSet maps each name without case to the first way it is written.
+func lowerSet(names []string) map[string]string {
+	out := make(map[string]string, len(names))
 	for _, n := range names {
-		out[strings.ToLower(n)] = true
+		if _, ok := out[strings.ToLower(n)]; !ok {
+			out[strings.ToLower(n)] = n
+		}
 	}
 	return out
 }
 
-func covers(found map[string]Found, want map[string]bool) bool {
+func covers(found map[string]Found, want map[string]string) bool {
 	for n := range want {
 		if _, ok := found[n]; !ok {
 			return false
@@ -333,9 +357,9 @@ func covers(found map[string]Found, want map[string]bool) bool {
 	return true
 }
 
-func coversNames(have, want map[string]bool) bool {
+func coversNames(have, want map[string]string) bool {
 	for n := range want {
-		if !have[n] {
+		if _, ok := have[n]; !ok {
 			return false
 		}
 	}

@@ -117,7 +117,10 @@ func equalFound(a, b Found) bool {
 func TestReferencesOneCallPerInterval(t *testing.T) {
 	r, f, c := newRefs(t)
 	all := Names{Sources: []string{"Active Directory", "Workday", "HR"}, Clusters: []string{"Production VA"}}
-	demand := func() Names { return all }
+	demand := func() Names { // reading the informer takes a while: other callers race past meanwhile
+		time.Sleep(5 * time.Millisecond)
+		return all
+	}
 	var wg sync.WaitGroup
 	for i := range 100 {
 		wg.Go(func() {
@@ -238,9 +241,9 @@ func TestReferencesBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	asked := f.lastSources()
-	if len(asked) != MaxNamesPerList || !slices.Contains(asked, "dup") || !slices.Contains(asked, "workday") {
-		t.Errorf("asked for %d names (dup and workday in: %t), want %d with the caller's", len(asked),
-			slices.Contains(asked, "dup") && slices.Contains(asked, "workday"), MaxNamesPerList)
+	if len(asked) != MaxNamesPerList || !slices.Contains(asked, "Dup") || !slices.Contains(asked, "Workday") {
+		t.Errorf("asked for %d names (Dup and Workday in: %t), want %d with the caller's, as written", len(asked),
+			slices.Contains(asked, "Dup") && slices.Contains(asked, "Workday"), MaxNamesPerList)
 	}
 	if got := res.Source("Dup"); got.Count != MaxCandidates+5 || len(got.Matches) != MaxCandidates {
 		t.Errorf("Dup: count %d, %d kept; want %d and %d", got.Count, len(got.Matches), MaxCandidates+5, MaxCandidates)
