@@ -6,7 +6,10 @@
 //	  --base-url https://acme.api.identitynow.com --tenant-ref-name acme --namespace iam \
 //	  --observe-only --output sims.yaml
 //
-// It sends one list request (plus the token request) and never writes to IdentityNow. Credential
+// It sends one list request (plus the token request) and never writes to IdentityNow. With --by-name
+// it also looks up the sources and managed clusters (a few more requests; scopes idn:sources:read and
+// idn:remote-client:read) and writes spec.sourceRefs and spec.clusterRef by name, adopting by name
+// rather than by id, so that an export of a sandbox tenant is a manifest for production too. Credential
 // attributes never appear in the output: they become secretAttributes referring to placeholder
 // Secrets. The API client id and secret are read from the environment only, never from flags, so
 // they stay out of shell history and process listings. `kubectl sim export` runs the same export
@@ -104,6 +107,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.BoolVar(&cfg.AllowInsecureHTTP, "allow-insecure-http", false, "allow http:// URLs (local tests only)")
 	fs.BoolVar(&cfg.ObserveOnly, "observe-only", false,
 		"set managementPolicy: ObserveOnly, a safe first import: the operator then never writes")
+	fs.BoolVar(&cfg.ByName, "by-name", false,
+		"write sources and the cluster by name (spec.sourceRefs, spec.clusterRef) and adopt by name instead of\n"+
+			"by id, so the manifests serve another tenant too (needs idn:sources:read and idn:remote-client:read)")
 	fs.StringVar(&secretKeys, "secret-attributes", strings.Join(export.DefaultSecretKeys, ","),
 		"comma-separated attribute keys that hold credentials; keys ending in password, secret, token or key\n"+
 			"(any case) and masked values are credentials too")

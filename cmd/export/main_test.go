@@ -404,3 +404,47 @@ func TestExportUsageAndErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExportByName: --by-name turns the seeded tenant's ids into names, keeps an id whose name is
+// not the object's own, adopts by name and sends only reads.
+func TestExportByName(t *testing.T) {
+	s := fake.NewServer(fake.Options{Clients: map[string]string{clientID: clientSecret}})
+	url := s.Start()
+	t.Cleanup(s.Close)
+	s.AddManagedCluster(fake.ManagedCluster{ID: "xyzzy999", Name: "Production VA"})
+	s.AddSource(fake.Source{ID: "src-a", Name: "Active Directory"})
+	s.AddSource(fake.Source{ID: "src-b", Name: "Workday"})
+	seed(s)
+	e := runExport(t, url, "--by-name")
+	sp := e.sim(t, "ServiceNow SIM")
+	if sp.Spec.Sources != nil || sp.Spec.Cluster != nil ||
+		!slices.Equal(sp.Spec.SourceRefs, []simv1alpha1.SourceReference{{Name: "Active Directory"}, {Name: "Workday"}}) ||
+		sp.Spec.ClusterRef == nil || sp.Spec.ClusterRef.Name != "Production VA" {
+		t.Errorf("by name: %+v", sp.Spec)
+	}
+	for _, sim := range e.sims {
+		if sim.Annotations[simv1alpha1.AnnotationExternalID] != "" || sim.Spec.AdoptionPolicy != simv1alpha1.AdoptionPolicyAdoptByName {
+			t.Errorf("%s adopts by the exported tenant's id: %+v %q", sim.Name, sim.Annotations, sim.Spec.AdoptionPolicy)
+		}
+	}
+	if !bytes.Contains(e.out, []byte("by name")) {
+		t.Errorf("the header does not say the export is by name:\n%s", e.out[:200])
+	}
+	for _, q := range s.Requests() {
+		if q.Method != http.MethodGet && q.Path != "/oauth/token" {
+			t.Errorf("export sent %s %s", q.Method, q.Path)
+		}
+	}
+	if n := len(s.Requests(fake.ByAPI(fake.APISources))); n != 2 {
+		t.Errorf("%d sources lookups, want 2 (by id, then by name for ambiguity)", n)
+	}
+
+	s.AddSource(fake.Source{Name: "workday"}) // now two sources share the name
+	e = runExport(t, url, "--by-name")
+	if sp := e.sim(t, "ServiceNow SIM").Spec; sp.SourceRefs != nil || !slices.Equal(sp.Sources, []string{"src-a", "src-b"}) {
+		t.Errorf("an ambiguous name keeps the ids: %+v", sp)
+	}
+	if !bytes.Contains(e.stderr, []byte("src-b has no name of its own")) {
+		t.Errorf("no warning for the ambiguous source:\n%s", e.stderr)
+	}
+}

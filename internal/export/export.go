@@ -56,6 +56,7 @@ const (
 	maxRuleID         = 128
 	maxRuleName       = 256
 	maxRuleType       = 64
+	maxRefName        = 128
 	maxSecretKeyLen   = 253
 	fallbackName      = "sim-integration"
 )
@@ -72,6 +73,38 @@ type Options struct {
 	SecretKeys []string
 	// ObserveOnly sets spec.managementPolicy: ObserveOnly, a safe first import that never writes.
 	ObserveOnly bool
+	// ByName, when set, writes spec.sourceRefs and spec.clusterRef by name instead of spec.sources and
+	// spec.cluster by id, and adopts by name (spec.adoptionPolicy: AdoptByName) instead of by id (the
+	// external-id annotation), so that the manifests serve any tenant whose objects have those names:
+	// the exported tenant's integrations are adopted, another tenant's are created (or adopted by name).
+	ByName *Names
+}
+
+// Names are the exported tenant's names for the ids its integrations refer to. An id missing here,
+// or whose name is not unique in the tenant (compared without case), stays an id, with a warning.
+type Names struct {
+	// Sources and Clusters map ids to names.
+	Sources, Clusters map[string]string
+	// AmbiguousSources and AmbiguousClusters hold the names (lower case) that several objects have.
+	AmbiguousSources, AmbiguousClusters map[string]bool
+}
+
+// source returns the unique name of a source id.
+func (n *Names) source(id string) (string, bool) {
+	return soleName(n.Sources, n.AmbiguousSources, id)
+}
+
+// cluster returns the unique name of a managed cluster id.
+func (n *Names) cluster(id string) (string, bool) {
+	return soleName(n.Clusters, n.AmbiguousClusters, id)
+}
+
+func soleName(names map[string]string, ambiguous map[string]bool, id string) (string, bool) {
+	name, ok := names[id]
+	if !ok || name == "" || runes(name) > maxRefName || ambiguous[strings.ToLower(name)] {
+		return "", false
+	}
+	return name, true
 }
 
 // Manifest is one exported integration: the SimIntegration and, when it has credential attributes,
@@ -89,6 +122,8 @@ type Result struct {
 	// Warnings name integrations that were skipped or changed, and why. They hold remote names, ids
 	// and attribute keys, never attribute values.
 	Warnings []string
+	// ByName says the manifests refer to sources and clusters by name and adopt by name (Options.ByName).
+	ByName bool
 }
 
 // Convert builds one Manifest per remote integration. An integration that the SimIntegration schema
@@ -102,7 +137,7 @@ func Convert(items []identitynow.Integration, opts Options) Result {
 	if keys == nil {
 		keys = DefaultSecretKeys
 	}
-	var res Result
+	res := Result{ByName: opts.ByName != nil}
 	used := map[string]bool{}
 	for _, it := range sorted {
 		m, warns, err := convertOne(it, opts, keys, used)
@@ -169,6 +204,9 @@ func convertOne(it identitynow.Integration, opts Options, secretKeys []string,
 		return Manifest{}, warns, err
 	}
 	spec.Sources = sources
+	if opts.ByName != nil {
+		byName(&spec, opts.ByName, warn)
+	}
 	if spec.StatusMap, err = stringMapField(f, "statusMap", warn); err != nil {
 		return Manifest{}, warns, err
 	}
@@ -199,6 +237,11 @@ func convertOne(it identitynow.Integration, opts Options, secretKeys []string,
 			Annotations: map[string]string{simv1alpha1.AnnotationExternalID: it.ID},
 		},
 		Spec: spec,
+	}
+	if opts.ByName != nil {
+		// The id is the exported tenant's: another tenant adopts (or creates) by name instead.
+		obj.Annotations = nil
+		obj.Spec.AdoptionPolicy = simv1alpha1.AdoptionPolicyAdoptByName
 	}
 	var sec *corev1.Secret
 	if len(secret) > 0 {
@@ -265,6 +308,38 @@ func sourcesField(f map[string]any, warn func(string, ...any)) ([]string, error)
 		return nil, fmt.Errorf("more than %d sources", maxSources)
 	}
 	return out, nil
+}
+
+// byName replaces spec.sources and spec.cluster by references by name, each field only when every id
+// in it has a unique name in the tenant.
+func byName(spec *simv1alpha1.SimIntegrationSpec, names *Names, warn func(string, ...any)) {
+	if spec.Sources != nil {
+		refs := make([]simv1alpha1.SourceReference, 0, len(spec.Sources))
+		seen := map[string]bool{}
+		for _, id := range spec.Sources {
+			name, ok := names.source(id)
+			if !ok {
+				warn("source %s has no name of its own in the tenant (missing, or shared with another source); sources left by id", id)
+				refs = nil
+				break
+			}
+			if !seen[name] {
+				seen[name] = true
+				refs = append(refs, simv1alpha1.SourceReference{Name: name})
+			}
+		}
+		if refs != nil {
+			slices.SortFunc(refs, func(a, b simv1alpha1.SourceReference) int { return strings.Compare(a.Name, b.Name) })
+			spec.Sources, spec.SourceRefs = nil, refs
+		}
+	}
+	if spec.Cluster != nil {
+		if name, ok := names.cluster(*spec.Cluster); ok {
+			spec.Cluster, spec.ClusterRef = nil, &simv1alpha1.ClusterReference{Name: name}
+		} else {
+			warn("managed cluster %s has no name of its own in the tenant (missing, or shared with another cluster); cluster left by id", *spec.Cluster)
+		}
+	}
 }
 
 // stringMapField returns statusMap or request; non-string values are converted to their JSON text.

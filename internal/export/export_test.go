@@ -202,3 +202,51 @@ func TestConvertIsDeterministic(t *testing.T) {
 		t.Fatalf("input order changes the output:\n%s\n---\n%s", first, second)
 	}
 }
+
+func TestConvertByName(t *testing.T) {
+	items := []identitynow.Integration{
+		{ID: "i1", Name: "HR", Fields: map[string]any{"cluster": "va-1", "sources": []any{"wd", "ad", "ad"}}},
+		{ID: "i2", Name: "Finance", Fields: map[string]any{"cluster": "va-2", "sources": []any{"ad", "gone"}}},
+		{ID: "i3", Name: "Shared", Fields: map[string]any{"cluster": "va-1", "sources": []any{"hr-a"}}},
+	}
+	names := &Names{
+		Sources:          map[string]string{"ad": "Active Directory", "wd": "Workday", "hr-a": "HR"},
+		Clusters:         map[string]string{"va-1": "Production VA", "va-2": "Twin VA"},
+		AmbiguousSources: map[string]bool{"hr": true}, AmbiguousClusters: map[string]bool{"twin va": true},
+	}
+	res := Convert(items, Options{TenantRef: acme, ByName: names})
+	if len(res.Manifests) != 3 {
+		t.Fatalf("manifests %d, warnings %q", len(res.Manifests), res.Warnings)
+	}
+	byRemote := map[string]simv1alpha1.SimIntegration{}
+	for _, m := range res.Manifests {
+		byRemote[m.Integration.Spec.Name] = m.Integration
+		if m.Integration.Annotations[simv1alpha1.AnnotationExternalID] != "" || m.Integration.Spec.AdoptionPolicy != simv1alpha1.AdoptionPolicyAdoptByName {
+			t.Errorf("%s: by name, the object adopts by name rather than by the exported tenant's id: %+v",
+				m.Integration.Name, m.Integration.ObjectMeta)
+		}
+	}
+	hr := byRemote["HR"].Spec
+	if hr.Sources != nil || hr.Cluster != nil ||
+		!slices.Equal(hr.SourceRefs, []simv1alpha1.SourceReference{{Name: "Active Directory"}, {Name: "Workday"}}) ||
+		hr.ClusterRef == nil || hr.ClusterRef.Name != "Production VA" {
+		t.Errorf("HR: %+v", hr)
+	}
+	fin := byRemote["Finance"].Spec
+	if !slices.Equal(fin.Sources, []string{"ad", "gone"}) || fin.SourceRefs != nil || fin.Cluster == nil || *fin.Cluster != "va-2" || fin.ClusterRef != nil {
+		t.Errorf("Finance keeps ids for a source without a name and a cluster whose name is shared: %+v", fin)
+	}
+	if sh := byRemote["Shared"].Spec; sh.SourceRefs != nil || !slices.Equal(sh.Sources, []string{"hr-a"}) || sh.ClusterRef == nil {
+		t.Errorf("Shared keeps the id of a source whose name is ambiguous: %+v", sh)
+	}
+	all := strings.Join(res.Warnings, "\n")
+	for _, want := range []string{"source gone has no name", "managed cluster va-2", "source hr-a"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning %q in\n%s", want, all)
+		}
+	}
+	plain := Convert(items, Options{TenantRef: acme})
+	if plain.Manifests[0].Integration.Annotations[simv1alpha1.AnnotationExternalID] == "" || plain.Manifests[0].Integration.Spec.SourceRefs != nil {
+		t.Error("without ByName the export is by id, as before")
+	}
+}

@@ -16,6 +16,14 @@ func (r Result) Header(source string) []string {
 		"Each SimIntegration carries the sim.identitynow.io/external-id annotation: the operator adopts",
 		"that existing remote integration instead of creating a new one.",
 	}
+	if r.ByName {
+		lines = []string{
+			"Exported by sim-operator-export from " + source + ", by name.",
+			"Sources and managed clusters are named (spec.sourceRefs, spec.clusterRef), and each SimIntegration",
+			"adopts the remote integration of its name (adoptionPolicy: AdoptByName), so these manifests serve",
+			"any tenant with objects of those names: apply them to another tenant to create the integrations there.",
+		}
+	}
 	if r.Secrets() > 0 {
 		lines = append(lines,
 			"",

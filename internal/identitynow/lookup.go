@@ -88,14 +88,26 @@ func lookupEndpoint(baseURL, api string, version Release, budget *Budget) *endpo
 // are sent in as few requests as the URL length allows (usually one), each paged at LookupPageSize.
 // An error means the list is incomplete and what was passed to each must be discarded.
 func (c *Client) ListSources(ctx context.Context, names []string, each func(Named)) error {
-	return c.lookup(ctx, "list_sources", c.sources, names, sourcesFilter, each)
+	return c.lookup(ctx, "list_sources", c.sources, filterChunks(names, sourcesFilter), sourcesFilter, each)
+}
+
+// ListSourcesByID lists the sources with the given ids (filter id in (...)), for tools that turn the
+// ids of an integration into names (sim-operator-export --by-name).
+func (c *Client) ListSourcesByID(ctx context.Context, ids []string, each func(Named)) error {
+	return c.lookup(ctx, "list_sources", c.sources, filterChunks(ids, idsFilter), idsFilter, each)
+}
+
+// ListAllManagedClusters lists every managed cluster of the tenant, paged (the API cannot filter by
+// id); a tenant has a few.
+func (c *Client) ListAllManagedClusters(ctx context.Context, each func(Named)) error {
+	return c.lookup(ctx, "list_managed_clusters", c.clusters, [][]string{nil}, func([]string) string { return "" }, each)
 }
 
 // ListManagedClusters lists the managed clusters named by names (GET …/managed-clusters with a name
 // filter, scope idn:remote-client:read), as ListSources does. The API filters names with eq only, so
 // several names are joined with or.
 func (c *Client) ListManagedClusters(ctx context.Context, names []string, each func(Named)) error {
-	return c.lookup(ctx, "list_managed_clusters", c.clusters, names, clustersFilter, each)
+	return c.lookup(ctx, "list_managed_clusters", c.clusters, filterChunks(names, clustersFilter), clustersFilter, each)
 }
 
 // sourcesFilter is `name eq "a"` for one name and `name in ("a","b")` for more.
@@ -108,6 +120,15 @@ func sourcesFilter(names []string) string {
 		quoted[i] = quote(n)
 	}
 	return "name in (" + strings.Join(quoted, ",") + ")"
+}
+
+// idsFilter is `id in ("a","b")`.
+func idsFilter(ids []string) string {
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = quote(id)
+	}
+	return "id in (" + strings.Join(quoted, ",") + ")"
 }
 
 // clustersFilter is `name eq "a" or name eq "b"`: the Managed Clusters API documents eq only.
@@ -153,15 +174,17 @@ func filterChunks(names []string, filter func([]string) string) [][]string {
 	return chunks
 }
 
-// lookup pages through one lookup API for names.
-func (c *Client) lookup(ctx context.Context, op string, ep *endpoint, names []string, filter func([]string) string, each func(Named)) error {
+// lookup pages through one lookup API, one filter per chunk (an empty filter lists everything).
+func (c *Client) lookup(ctx context.Context, op string, ep *endpoint, chunks [][]string, filter func([]string) string, each func(Named)) error {
 	total := 0
-	for _, chunk := range filterChunks(names, filter) {
+	for _, chunk := range chunks {
 		for offset := 0; ; offset += LookupPageSize {
 			q := url.Values{}
 			q.Set("limit", strconv.Itoa(LookupPageSize))
 			q.Set("offset", strconv.Itoa(offset))
-			q.Set("filters", filter(chunk))
+			if f := filter(chunk); f != "" {
+				q.Set("filters", f)
+			}
 			n := 0
 			err := c.do(ctx, call{op: op, method: http.MethodGet, ep: ep, query: q.Encode()}, func(b *bodyReader) error {
 				return decodeRawEach(b, func(raw map[string]any) error {

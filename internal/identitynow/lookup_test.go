@@ -207,3 +207,30 @@ func TestLookupErrors(t *testing.T) {
 		t.Errorf("429: %v (retry after %s)", err, RetryAfter(err))
 	}
 }
+
+func TestLookupsForExport(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	ad := e.fk.AddSource(fake.Source{Name: "Active Directory"})
+	wd := e.fk.AddSource(fake.Source{Name: "Workday"})
+	e.fk.AddSource(fake.Source{Name: "Other"})
+	for i := range 260 {
+		e.fk.AddManagedCluster(fake.ManagedCluster{Name: fmt.Sprint("VA ", i)})
+	}
+	c := e.client(nil)
+	got := collect(t, func(each func(Named)) error { return c.ListSourcesByID(t.Context(), []string{wd, ad, "gone"}, each) })
+	if len(got) != 2 || !slices.Contains(got, Named{ID: ad, Name: "Active Directory"}) {
+		t.Errorf("by id: %v", got)
+	}
+	if f := filterOf(t, lookups(e.fk, fake.APISources)[0]); !strings.HasPrefix(f, "id in (") {
+		t.Errorf("filter %q", f)
+	}
+	all := collect(t, func(each func(Named)) error { return c.ListAllManagedClusters(t.Context(), each) })
+	if len(all) != 260 {
+		t.Errorf("every cluster over the pages: %d", len(all))
+	}
+	for _, r := range lookups(e.fk, fake.APIManagedClusters) {
+		if strings.Contains(r.Query, "filters") {
+			t.Errorf("the list of every cluster sends no filter: %s", r.Query)
+		}
+	}
+}

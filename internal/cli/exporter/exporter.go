@@ -45,6 +45,10 @@ type Config struct {
 	TenantRef simv1alpha1.TenantReference
 	// ObserveOnly sets managementPolicy: ObserveOnly.
 	ObserveOnly bool
+	// ByName writes sources and the cluster by name (spec.sourceRefs, spec.clusterRef) and adopts by
+	// name, so the manifests serve another tenant too (see export.Options.ByName); it looks the names
+	// up (scopes idn:sources:read, idn:remote-client:read).
+	ByName bool
 	// SecretKeys are the attribute keys that hold credentials (see export.Options).
 	SecretKeys []string
 	// Timeout bounds the whole export.
@@ -123,9 +127,15 @@ func Export(ctx context.Context, cfg Config) ([]byte, export.Result, error) {
 	if err != nil {
 		return nil, export.Result{}, fmt.Errorf("list SIM integrations: %w", err)
 	}
-	res := export.Convert(items, export.Options{
+	opts := export.Options{
 		Namespace: cfg.Namespace, TenantRef: cfg.TenantRef, SecretKeys: cfg.SecretKeys, ObserveOnly: cfg.ObserveOnly,
-	})
+	}
+	if cfg.ByName {
+		if opts.ByName, err = lookUpNames(ctx, client, items); err != nil {
+			return nil, export.Result{}, err
+		}
+	}
+	res := export.Convert(items, opts)
 	source := fmt.Sprintf("%s (API release %s)", strings.TrimRight(cfg.BaseURL, "/"), cfg.Release)
 	header := res.Header(source)
 	if cfg.Program != "" && len(header) > 0 {
