@@ -149,6 +149,8 @@ func metricValue(g Gomega, samples map[string]float64, name string) float64 {
 var _ = Describe("state metrics, scraped from the manager binary", Ordered, func() {
 	BeforeAll(func(ctx SpecContext) {
 		By("a namespace with its own Tenant on the fake, and SimIntegrations in several states")
+		// The Tenant shares the samples' snapshot (same endpoint and credentials), listed before the
+		// remote objects below were inserted: the two objects that must see them ask for a fresh read.
 		kubectl("create", "namespace", metricsNS)
 		secret, _, err := harness.SampleSecret(harness.SampleCredentialsSecret)
 		Expect(err).NotTo(HaveOccurred())
@@ -181,12 +183,12 @@ spec: {tenantRef: {name: acme}, description: paused, suspend: true}
 ---
 apiVersion: sim.identitynow.io/v1alpha1
 kind: SimIntegration
-metadata: {name: m-observer}
+metadata: {name: m-observer, annotations: {sim.identitynow.io/requested-at: "1"}}
 spec: {tenantRef: {name: acme}, name: m-observed-remote, description: as in git, managementPolicy: ObserveOnly}
 ---
 apiVersion: sim.identitynow.io/v1alpha1
 kind: SimIntegration
-metadata: {name: m-conflict}
+metadata: {name: m-conflict, annotations: {sim.identitynow.io/requested-at: "1"}}
 spec: {tenantRef: {name: acme}, description: taken}
 ---
 apiVersion: sim.identitynow.io/v1alpha1

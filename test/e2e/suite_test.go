@@ -51,7 +51,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Assets:      assets,
 		WorkDir:     workDir,
 		Race:        raceEnabled,
-		ManagerArgs: []string{"--zap-log-level=10"},
+		ManagerArgs: append([]string{"--zap-log-level=10"}, metricsFlags()...),
 		Progress:    func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) },
 		Echo:        GinkgoWriter,
 	})
