@@ -3,6 +3,8 @@
 //
 //	fake-identitynow --listen 127.0.0.1:0 --client demo:demo-secret --shape dto
 //	fake-identitynow --client demo:demo-secret --rate-limit 5/1s --rate-escalation per-request
+//	fake-identitynow --client demo:demo-secret --source "Active Directory=2c9180835d191a86" \
+//	  --managed-cluster "Production VA=xyzzy999"
 //
 // The first line on stdout is "listening on http://HOST:PORT". The JSON admin
 // API is under /_admin/ (objects, faults, requests, revoke-tokens, config).
@@ -39,6 +41,20 @@ func (c clientsFlag) Set(v string) error {
 	return nil
 }
 
+// namedFlag collects repeated --source / --managed-cluster NAME=ID values (the last = separates them).
+type namedFlag [][2]string
+
+func (n *namedFlag) String() string { return strconv.Itoa(len(*n)) + " object(s)" }
+
+func (n *namedFlag) Set(v string) error {
+	i := strings.LastIndex(v, "=")
+	if i <= 0 || i == len(v)-1 {
+		return errors.New("want NAME=ID")
+	}
+	*n = append(*n, [2]string{v[:i], v[i+1:]})
+	return nil
+}
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "fake-identitynow:", err)
@@ -47,7 +63,7 @@ func main() {
 }
 
 func run(args []string) error {
-	opts, listen, err := parseFlags(args)
+	opts, listen, refs, err := parseFlags(args)
 	if err != nil {
 		return err
 	}
@@ -55,7 +71,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: fake.NewServer(opts), ReadHeaderTimeout: 10 * time.Second}
+	server := fake.NewServer(opts)
+	refs.seed(server)
+	srv := &http.Server{Handler: server, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -71,9 +89,24 @@ func run(args []string) error {
 	return srv.Shutdown(shutdown)
 }
 
-func parseFlags(args []string) (fake.Options, string, error) {
+// references are the sources and managed clusters to seed.
+type references struct{ sources, clusters namedFlag }
+
+func (r references) seed(s *fake.Server) {
+	for _, c := range r.clusters {
+		s.AddManagedCluster(fake.ManagedCluster{Name: c[0], ID: c[1], Operational: true})
+	}
+	for _, src := range r.sources {
+		s.AddSource(fake.Source{Name: src[0], ID: src[1]})
+	}
+}
+
+func parseFlags(args []string) (fake.Options, string, references, error) {
 	fs := flag.NewFlagSet("fake-identitynow", flag.ContinueOnError)
 	clients := clientsFlag{}
+	var refs references
+	fs.Var(&refs.sources, "source", "a source of the tenant as NAME=ID (repeatable; names need not be unique)")
+	fs.Var(&refs.clusters, "managed-cluster", "a managed cluster of the tenant as NAME=ID (repeatable)")
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (port 0 picks a free port)")
 	fs.Var(clients, "client", "accepted API client as id:secret (repeatable)")
 	shape := fs.String("shape", "dto", "response shape: echo or dto")
@@ -86,11 +119,11 @@ func parseFlags(args []string) (fake.Options, string, error) {
 	omitted := fs.String("omitted-attributes", "", "comma-separated attribute keys left out of responses")
 	forms := fs.String("patch-forms", "both", "accepted PATCH bodies: both, operations or array")
 	if err := fs.Parse(args); err != nil {
-		return fake.Options{}, "", err
+		return fake.Options{}, "", refs, err
 	}
 	rl, err := parseRate(*rate)
 	if err != nil {
-		return fake.Options{}, "", err
+		return fake.Options{}, "", refs, err
 	}
 	rl.Escalation = fake.Escalation(*escalation)
 	opts := fake.Options{
@@ -105,14 +138,14 @@ func parseFlags(args []string) (fake.Options, string, error) {
 	}
 	switch {
 	case opts.Shape != fake.ShapeEcho && opts.Shape != fake.ShapeDTO:
-		return opts, "", fmt.Errorf("--shape must be echo or dto")
+		return opts, "", refs, fmt.Errorf("--shape must be echo or dto")
 	case opts.PatchForms != fake.PatchFormsBoth && opts.PatchForms != fake.PatchFormsOperations &&
 		opts.PatchForms != fake.PatchFormsArray:
-		return opts, "", fmt.Errorf("--patch-forms must be both, operations or array")
+		return opts, "", refs, fmt.Errorf("--patch-forms must be both, operations or array")
 	case !rl.Escalation.Valid():
-		return opts, "", fmt.Errorf("--rate-escalation must be documented, per-request or none")
+		return opts, "", refs, fmt.Errorf("--rate-escalation must be documented, per-request or none")
 	}
-	return opts, *listen, nil
+	return opts, *listen, refs, nil
 }
 
 // parseRate reads "100/10s"; "0" disables the limit.

@@ -278,6 +278,13 @@ func (d *demo) tryIt(ids map[string]string) {
   curl -s -X PATCH %s/_admin/objects/%s -d '{"description":"edited in the UI"}'
   kubectl annotate sim hr-tickets --overwrite sim.identitynow.io/requested-at="$(date -u +%%FT%%TZ)"
 
+  # The samples name their sources and cluster (spec.sourceRefs, spec.clusterRef); see what they resolved to,
+  # then re-point "Workday" at a new source, as a promotion between tenants would, and watch the new id go out:
+  kubectl get sim finance-tickets -o jsonpath='{.status.resolvedSources}{"\n"}'
+  curl -s -X PATCH %s/_admin/sources/%s -d '{"name":"Workday (retired)"}'
+  curl -s -X POST %s/_admin/sources -d '{"name":"Workday"}'
+  kubectl annotate sim finance-tickets --overwrite sim.identitynow.io/requested-at="$(date -u +%%FT%%TZ)"
+
   kubectl describe sim servicenow-sim     # conditions and events
   kubectl explain simintegration.spec     # every field, documented
 
@@ -289,7 +296,7 @@ func (d *demo) tryIt(ids map[string]string) {
         %s
 `, e.Cluster.Kubeconfig, filepath.Join(d.workDir, "bin"), "(built from source by make envtest-assets)",
 		filepath.Join(d.workDir, "identitynow-requests.log"),
-		e.Fake.URL, hr, e.Fake.URL, e.ManagerLog, e.FakeLog)
+		e.Fake.URL, hr, e.Fake.URL, harness.SampleSources["Workday"], e.Fake.URL, e.Fake.URL, e.ManagerLog, e.FakeLog)
 	d.printf("\n%s\n", d.bold("Running. Press Ctrl-C to stop the manager, the fake, kube-apiserver and etcd, "+
 		"and to remove "+d.workDir+"."))
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,15 +27,16 @@ type Fake struct {
 
 var listeningRE = regexp.MustCompile(`(?m)^listening on (http://\S+)$`)
 
-// StartFake starts the fake on a free port of 127.0.0.1, appending its output to logPath, and waits
-// for the "listening on http://HOST:PORT" line it prints first.
+// StartFake starts the fake on a free port of 127.0.0.1, seeded with the sources and managed clusters
+// config/samples name (SampleReferenceArgs), appending its output to logPath, and waits for the
+// "listening on http://HOST:PORT" line it prints first.
 func StartFake(ctx context.Context, bin, logPath string, args ...string) (*Fake, error) {
 	var offset int64
 	if fi, err := os.Stat(logPath); err == nil {
 		offset = fi.Size()
 	}
 	p, err := StartProcess("fake-identitynow", logPath, os.Environ(), bin,
-		append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+		slices.Concat([]string{"--listen", "127.0.0.1:0"}, SampleReferenceArgs(), args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +89,8 @@ type Request struct {
 	Body     string      `json:"body,omitempty"`
 	ClientID string      `json:"clientID,omitempty"`
 	Release  string      `json:"release,omitempty"`
+	// API is sim-integrations, sources or managed-clusters ("" for the token endpoint).
+	API string `json:"api,omitempty"`
 }
 
 // Objects returns every remote object, oldest first.
@@ -142,6 +146,31 @@ func (f *Fake) RawRequests(ctx context.Context) ([]byte, error) {
 	var raw json.RawMessage
 	err := f.admin(ctx, http.MethodGet, "/_admin/requests", nil, &raw)
 	return raw, err
+}
+
+// SetReferences replaces the fake's sources and managed clusters with these (name → id), as another
+// tenant would name the same objects with ids of its own.
+func (f *Fake) SetReferences(ctx context.Context, sources, clusters map[string]string) error {
+	for _, api := range []struct {
+		path  string
+		items map[string]string
+	}{{"/_admin/sources", sources}, {"/_admin/managed-clusters", clusters}} {
+		var held []struct{ ID string }
+		if err := f.admin(ctx, http.MethodGet, api.path, nil, &held); err != nil {
+			return err
+		}
+		for _, h := range held {
+			if err := f.admin(ctx, http.MethodDelete, api.path+"/"+url.PathEscape(h.ID), nil, nil); err != nil {
+				return err
+			}
+		}
+		for name, id := range api.items {
+			if err := f.admin(ctx, http.MethodPost, api.path, map[string]any{"name": name, "id": id}, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // SetConfig merges fields into the fake's configuration (POST /_admin/config), e.g.

@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,6 +35,29 @@ const (
 	// SampleCredentialsSecret is the Secret holding the API client in config/samples.
 	SampleCredentialsSecret = "acme-api-client"
 )
+
+// SampleSources and SampleClusters are the sources and managed clusters (name → id) that config/samples
+// refer to by name (spec.sourceRefs, spec.clusterRef); StartFake seeds the fake with them.
+var (
+	SampleSources = map[string]string{
+		"Active Directory": "2c9180835d191a86015d28455b4a2329",
+		"Workday":          "2c9180835d191a86015d28455b4a2330",
+		"SAP Finance":      "2c9180835d191a86015d28455b4a2331",
+	}
+	SampleClusters = map[string]string{"Production VA Cluster": "xyzzy999"}
+)
+
+// SampleReferenceArgs are the fake's flags that seed SampleSources and SampleClusters.
+func SampleReferenceArgs() []string {
+	var args []string
+	for _, name := range slices.Sorted(maps.Keys(SampleSources)) {
+		args = append(args, "--source", name+"="+SampleSources[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(SampleClusters)) {
+		args = append(args, "--managed-cluster", name+"="+SampleClusters[name])
+	}
+	return args
+}
 
 // RepoRoot is the root of the repository this file was compiled from.
 func RepoRoot() string {
