@@ -57,6 +57,8 @@ rm -rf "$(HELM_CHART)/files/crds" "$(HELM_CHART)/files/rbac"
 mkdir -p "$(HELM_CHART)/files/crds" "$(HELM_CHART)/files/rbac"
 cp config/crd/bases/*.yaml "$(HELM_CHART)/files/crds/"
 cp config/rbac/role.yaml config/rbac/*_role.yaml "$(HELM_CHART)/files/rbac/"
+mkdir -p "$(HELM_CHART)/files/prometheus"
+cp config/prometheus/alerts.yaml "$(HELM_CHART)/files/prometheus/alerts.yaml"
 endef
 
 .PHONY: helm-crds
@@ -90,6 +92,16 @@ test: manifests generate fmt vet envtest-assets kustomize ## Run all tests: unit
 	@# The fake checked with SailPoint's official Go SDK, in its own module (the SDK never enters the
 	@# operator's module graph); without -race: it tests the wire protocol, and the SDK is large.
 	cd test/conformance && go test ./...
+	@# The alert rules evaluated with Prometheus' engine and the generated dashboard, in their own module.
+	cd test/observability && go test ./...
+
+.PHONY: dashboard
+dashboard: ## Regenerate the Grafana dashboard the chart ships.
+	cd test/observability && go run ./cmd/dashboard
+
+.PHONY: dashboard-picture
+dashboard-picture: envtest-assets ## Record a real run (~5 min) and draw docs/images/dashboard.png.
+	cd test/observability && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./cmd/picture -record
 
 .PHONY: verify
 verify: manifests generate fmt vet lint test ## Regenerate, lint and test; fail if generated files or formatting changed the tree.
