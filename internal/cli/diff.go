@@ -157,8 +157,11 @@ type differ struct {
 	secrets  *tenant.SecretReader
 	access   *tenant.Resolver
 	warnings []string
-	// noDryRun is set once the API server refused a dry run (forbidden): manifests are then used as written.
-	noDryRun bool
+	// noDryRun is set once the API server refused a dry run (forbidden): the manifests then get the
+	// schema's defaults from the CRDs (defaults), or, when those cannot be read either (noDefaults),
+	// are used as written.
+	noDryRun, noDefaults bool
+	defaults             schemaDefaulter
 
 	// tenants by registry key; overrides holds the tenants of the manifests.
 	tenants   map[string]*tenantState
@@ -351,7 +354,7 @@ func (d *differ) dryRun(ctx context.Context, u *unstructured.Unstructured) (*uns
 		obj.SetAnnotations(merged(live.GetAnnotations(), u.GetAnnotations()))
 	}
 	if d.noDryRun {
-		return fallback(obj, live, exists), nil
+		return d.fallback(ctx, obj, live, exists), nil
 	}
 	stored := obj.DeepCopy()
 	if exists {
@@ -361,10 +364,10 @@ func (d *differ) dryRun(ctx context.Context, u *unstructured.Unstructured) (*uns
 	}
 	if apierrors.IsForbidden(err) {
 		d.noDryRun = true
-		d.warn("the API server refused a dry run (%v): the manifests are used as written, without the schema's "+
-			"defaults (for example spec.type); allow create and update of simintegrations, tenants and clustertenants "+
-			"(a dry run stores nothing) for an exact plan", err)
-		return fallback(obj, live, exists), nil
+		d.warn("the API server refused a dry run (%v): the manifests get the schema's defaults from the "+
+			"CustomResourceDefinitions but are not validated; allow create and update of simintegrations, tenants "+
+			"and clustertenants (a dry run stores nothing) for the API server's own checks", err)
+		return d.fallback(ctx, obj, live, exists), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the API server would refuse it: %w", err)
@@ -375,7 +378,14 @@ func (d *differ) dryRun(ctx context.Context, u *unstructured.Unstructured) (*uns
 	return stored, nil
 }
 
-func fallback(obj, live *unstructured.Unstructured, exists bool) *unstructured.Unstructured {
+// fallback is obj with the schema's defaults, when the API server refuses a dry run; without them too
+// when the CRDs cannot be read (a warning says so).
+func (d *differ) fallback(ctx context.Context, obj, live *unstructured.Unstructured, exists bool) *unstructured.Unstructured {
+	if err := d.defaults.apply(ctx, d, obj); err != nil && !d.noDefaults {
+		d.noDefaults = true
+		d.warn("%v: the manifests are used as written, without the schema's defaults (for example spec.type "+
+			"is then left unmanaged); allow reading customresourcedefinitions for an exact plan", err)
+	}
 	if exists {
 		obj.Object["status"] = runtime.DeepCopyJSONValue(live.Object["status"])
 	}

@@ -30,6 +30,8 @@ const (
 	rotatedSecret  = "rotated-servicenow-password-4b2d"
 	placeholder    = "(from Secret servicenow-credentials key password)"
 	takenName      = "Taken Elsewhere"
+	// planner is a user with read access only (ClusterRole sim-plan).
+	planner = "ci-planner"
 )
 
 // plan is `kubectl sim diff -o json`.
@@ -121,6 +123,28 @@ spec:
   updateStrategy: Put
   credentialsRef: {name: acme-api-client}
 `, env.Fake.URL))
+	// A read-only identity, as a CI job that posts plans would have: no create or update, so no dry run.
+	s.apply(t, `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: sim-plan}
+rules:
+- apiGroups: [sim.identitynow.io]
+  resources: [simintegrations, tenants, clustertenants]
+  verbs: [get, list]
+- apiGroups: [""]
+  resources: [secrets, namespaces]
+  verbs: [get]
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: sim-plan}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: sim-plan}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: `+planner+`}
+`)
 	if err := env.WaitReady(ctx, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -342,6 +366,19 @@ func (s *suite) diffCreate(t *testing.T) {
 	}
 	if p.Summary["create"] != 3 || p.Summary["stalled"] != 1 || p.Summary["noChanges"] != 1 {
 		t.Errorf("summary %v", p.Summary)
+	}
+
+	// A read-only identity gets no dry run: the schema's defaults come from the CRDs, the plan is the same.
+	ro := s.run(t, nil, "", "diff", "--allow-insecure-http", "-o", "json", "--as", planner, "-R", "-f", dir)
+	var roPlan plan
+	if err := json.Unmarshal([]byte(ro.stdout), &roPlan); err != nil || ro.code != 1 {
+		t.Fatalf("diff --as %s: exit %d, %v", planner, ro.code, err)
+	}
+	if d := cmp.Diff(p, roPlan); d != "" {
+		t.Errorf("the plan of a read-only identity differs (-admin +read-only):\n%s", d)
+	}
+	if !strings.Contains(ro.stderr, "refused a dry run") {
+		t.Errorf("no warning without a dry run: %s", ro.stderr)
 	}
 
 	// Without -R the subdirectory is left out; the text output reads like a plan.
