@@ -40,8 +40,8 @@ func (s *selection) bind(cmd *cobra.Command, waitHelp string) {
 	f := cmd.Flags()
 	f.BoolVarP(&s.all, "all-namespaces", "A", false, "with -l or --tenant: look in every namespace")
 	f.StringVarP(&s.selector, "selector", "l", "", "act on the SimIntegrations matching this label selector, e.g. team=iam")
-	f.StringVar(&s.tenant, "tenant", "", "act on every SimIntegration of this tenant: NAME (a Tenant in the namespace) "+
-		"or clustertenant/NAME (in every namespace unless -n is given)")
+	f.StringVar(&s.tenant, "tenant", "", "act on every SimIntegration of this tenant: NAME (a Tenant in the namespace; with -A, "+
+		"the Tenant of that name in every namespace) or clustertenant/NAME (in every namespace unless -n is given)")
 	f.BoolVar(&s.wait, "wait", false, waitHelp)
 	f.DurationVar(&s.timeout, "timeout", 2*time.Minute, "with --wait: how long to wait")
 }
@@ -99,7 +99,11 @@ func (s *selection) resolve(ctx context.Context, c client.Client, args []string)
 	}
 	out := list.Items[:0]
 	for _, obj := range list.Items {
-		if s.tenant == "" || ref.refersTo(obj.Spec.TenantRef, obj.Namespace, ns) {
+		tenantNS := ns
+		if s.all {
+			tenantNS = obj.Namespace // -A: the Tenant of that name in each namespace
+		}
+		if s.tenant == "" || ref.refersTo(obj.Spec.TenantRef, obj.Namespace, tenantNS) {
 			out = append(out, obj)
 		}
 	}

@@ -692,6 +692,12 @@ func (d *differ) secretAttributes(ctx context.Context, w *work) (map[string]cont
 	obj := w.obj
 	out := make(map[string]controller.PlanSecret, len(obj.Spec.SecretAttributes))
 	policy := &options.Options{}
+	// Retained for the run, so that objects sharing a Secret read its value once (its metadata each time).
+	keys := make([]tenant.SecretKey, 0, len(obj.Spec.SecretAttributes))
+	for _, sa := range obj.Spec.SecretAttributes {
+		keys = append(keys, tenant.SecretKey{Namespace: obj.Namespace, Name: sa.SecretKeyRef.Name, Key: sa.SecretKeyRef.Key})
+	}
+	d.secrets.Retain("SimIntegration/"+obj.Namespace+"/"+obj.Name, keys)
 	for _, sa := range obj.Spec.SecretAttributes {
 		ref := sa.SecretKeyRef
 		v, err := d.secrets.Value(ctx, tenant.SecretKey{Namespace: obj.Namespace, Name: ref.Name, Key: ref.Key})

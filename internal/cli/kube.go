@@ -33,7 +33,7 @@ func (g *globals) client() (client.Client, error) {
 	}
 	cfg.UserAgent = userAgent
 	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 50, 100
+		cfg.QPS, cfg.Burst = 100, 200
 	}
 	return client.New(cfg, client.Options{Scheme: scheme})
 }
