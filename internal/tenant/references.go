@@ -222,7 +222,7 @@ func (r *References) resolve(ctx context.Context, user string, names []string, p
 		d := ask() // outside the lock: it may read the API server's cache
 		r.mu.Lock()
 		r.demand[user] = Names{Sources: slices.Clone(d.Sources), Clusters: slices.Clone(d.Clusters)}
-		if l.inflight != nil || l.fresh(r.clock(), notBefore, want) { // another caller listed meanwhile
+		if (l.inflight != nil && l.inflight.startedAt.After(notBefore)) || l.fresh(r.clock(), notBefore, want) { // another caller listed meanwhile
 			r.mu.Unlock()
 			continue
 		}
@@ -316,6 +316,9 @@ func (r *References) refresh(ctx context.Context, pick func(*References) *refLis
 		if _, ok := found[n]; !ok {
 			found[n] = Found{}
 		}
+	}
+	if l.found != nil && l.startedAt.After(c.startedAt) {
+		return // a list sent later (a fresh read) answered first: keep its newer result
 	}
 	l.found, l.startedAt, l.failed = found, c.startedAt, nil
 	l.maxAge = interval + time.Duration(rand.Int64N(int64(interval)/10+1))

@@ -275,3 +275,52 @@ func TestReferencesWaitBoundedForAnotherList(t *testing.T) {
 		t.Errorf("err %v after %s, want ErrListInFlight after about %s", err, time.Since(begin), MaxListWait)
 	}
 }
+
+// TestReferencesKeepTheNewerList: a list sent earlier that answers after a fresh read's list does not
+// replace the newer result.
+func TestReferencesKeepTheNewerList(t *testing.T) {
+	c := clocktesting.NewFakeClock(time.Unix(1000, 0))
+	r := NewReferences(c.Now)
+	release := make(chan struct{})
+	var calls int
+	var mu sync.Mutex
+	r.setSource(func(_ context.Context, _ []string, each func(identitynow.Named)) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			<-release // the old list answers last, with the old id
+			each(identitynow.Named{ID: "old", Name: "Workday"})
+			return nil
+		}
+		each(identitynow.Named{ID: "new", Name: "Workday"})
+		return nil
+	}, nil, time.Minute)
+	want := Names{Sources: []string{"Workday"}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = r.Resolve(context.Background(), "u", want, nil, time.Time{})
+	}()
+	for {
+		mu.Lock()
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Step(time.Second)
+	res, err := r.Resolve(t.Context(), "u", want, nil, c.Now().Add(-time.Millisecond)) // a fresh read
+	if err != nil || res.Source("Workday").Matches[0].ID != "new" {
+		t.Fatalf("fresh read: %+v %v", res.Source("Workday"), err)
+	}
+	close(release)
+	<-done
+	res, err = r.Resolve(t.Context(), "u", want, nil, time.Time{})
+	if err != nil || res.Source("Workday").Matches[0].ID != "new" {
+		t.Errorf("after the older list answered: %+v %v, want the newer result kept", res.Source("Workday"), err)
+	}
+}
