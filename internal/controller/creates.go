@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -100,4 +101,23 @@ func (c *recentCreates) update(obj *simv1alpha1.SimIntegration, change func(*cre
 	}
 	change(&r)
 	c.records[key] = r
+}
+
+// nameTakenMeanwhile explains a create the remote rejected because the name was taken after the
+// tenant's last list (someone created it in the UI meanwhile): a fresh list is read and the object is
+// located again, so the user sees NameConflict (or the object is adopted at once) rather than the
+// remote's 400. It returns nil when the name is still free or the list fails: the rejection stands.
+func (r *SimIntegrationReconciler) nameTakenMeanwhile(ctx context.Context, s *scope) error {
+	view, err := s.conn.Snapshot.Get(ctx, r.now())
+	if err != nil {
+		return nil
+	}
+	if _, ok := view.ByName(s.obj.RemoteName()); !ok {
+		return nil
+	}
+	if _, err := locate(s.obj, s.policy, "", view); err != nil {
+		return err
+	}
+	return waitFor(simv1alpha1.ReasonProgressing, time.Second,
+		"A remote integration named %q appeared since the last list; taking it over", s.obj.RemoteName())
 }

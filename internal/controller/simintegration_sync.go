@@ -230,6 +230,9 @@ func (r *SimIntegrationReconciler) create(ctx context.Context, s *scope, recreat
 		default:
 			obj.Status.PendingCreate = nil
 			conn.Snapshot.Expire()
+			if taken := r.nameTakenMeanwhile(ctx, s); taken != nil {
+				return outcome{}, taken
+			}
 		}
 		return outcome{}, err
 	}

@@ -262,6 +262,20 @@ func TestSyncSteps(t *testing.T) {
 			}
 		},
 	}, {
+		name: "a create refused because the name was taken since the last list is a NameConflict",
+		obj:  syncSim(nil),
+		before: func(t *testing.T, g *syncRig) {
+			g.remote.CreateFunc = func(context.Context, identitynow.Details) (*identitynow.Integration, error) {
+				g.mu.Lock()
+				g.stored["ui-made"] = remoteHR("ui-made", nil) // created in the UI after the list
+				g.now = g.now.Add(time.Second)
+				g.mu.Unlock()
+				return nil, remoteErr(identitynow.KindInvalid, 400, "an integration with this name already exists")
+			}
+		},
+		want: syncWant{kind: outcomeStalled, reason: simv1alpha1.ReasonNameConflict, message: "(id ui-made)",
+			calls: []string{"CheckToken", "ListEach", "Create", "ListEach"}, finalizer: true},
+	}, {
 		name: "after an ambiguous create, the object that landed is claimed, not created again",
 		obj: syncSim(func(s *simv1alpha1.SimIntegration) {
 			s.Finalizers = []string{simv1alpha1.Finalizer}
@@ -306,7 +320,7 @@ func TestSyncSteps(t *testing.T) {
 			id: "id-1", events: []string{"Updated"}, finalizer: true},
 	}, {
 		name: "a remote object deleted outside Kubernetes is confirmed gone, then recreated",
-		obj: syncedSim(t, "gone", nil),
+		obj:  syncedSim(t, "gone", nil),
 		before: func(t *testing.T, g *syncRig) {
 			g.remote.GetFunc = func(context.Context, string) (*identitynow.Integration, error) {
 				return nil, remoteErr(identitynow.KindNotFound, 404, "not found")
@@ -320,7 +334,7 @@ func TestSyncSteps(t *testing.T) {
 			id: "again", events: []string{"Recreated"}, finalizer: true},
 	}, {
 		name: "a listed-missing object that a direct read finds is updated, not recreated",
-		obj: syncedSim(t, "late", nil),
+		obj:  syncedSim(t, "late", nil),
 		before: func(t *testing.T, g *syncRig) {
 			g.remote.GetFunc = func(_ context.Context, id string) (*identitynow.Integration, error) {
 				it := remoteHR(id, nil)
@@ -444,8 +458,8 @@ func TestSyncSteps(t *testing.T) {
 			}
 		},
 	}, {
-		name: "a frozen tenant's new object is not created",
-		obj:  syncSim(nil),
+		name:   "a frozen tenant's new object is not created",
+		obj:    syncSim(nil),
 		before: func(t *testing.T, g *syncRig) { g.freeze() },
 		want: syncWant{kind: outcomeSuspended, reason: simv1alpha1.ReasonTenantSuspended, message: "created once the tenant is resumed",
 			calls: []string{"CheckToken", "ListEach"}},
