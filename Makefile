@@ -126,6 +126,10 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration
 build: manifests generate fmt vet ## Build manager binary.
 	go build -o bin/manager ./cmd
 
+.PHONY: kubectl-sim
+kubectl-sim: fmt vet ## Build the kubectl plugin, bin/kubectl-sim (put it on the PATH to run `kubectl sim`).
+	go build -o $(LOCALBIN)/kubectl-sim ./cmd/kubectl-sim
+
 .PHONY: run
 run: manifests generate fmt vet ## Run a controller from your host.
 	go run ./cmd
