@@ -175,18 +175,20 @@ const MaxListWait = 2 * time.Second
 // shortly.
 var ErrListInFlight = errors.New("a list of the tenant's remote objects is still in flight")
 
-// Get returns a view listed after notBefore and younger than the poll interval. Otherwise it lists,
+// Get returns a view listed at or after notBefore and younger than the poll interval (a list that
+// starts at notBefore itself counts, so that a clock that does not move between the two cannot make
+// a caller list for ever). Otherwise it lists,
 // sharing the call with concurrent callers; a caller waits at most MaxListWait for another's list.
 func (s *Snapshot) Get(ctx context.Context, notBefore time.Time) (View, error) {
 	for {
 		s.mu.Lock()
 		now := s.clock()
-		if s.byID != nil && s.startedAt.After(notBefore) && now.Sub(s.startedAt) < s.maxAge {
+		if s.byID != nil && !s.startedAt.IsZero() && !s.startedAt.Before(notBefore) && now.Sub(s.startedAt) < s.maxAge {
 			v := View{s: s, ListedAt: s.startedAt}
 			s.mu.Unlock()
 			return v, nil
 		}
-		if c := s.inflight; c != nil && c.startedAt.After(notBefore) {
+		if c := s.inflight; c != nil && !c.startedAt.Before(notBefore) {
 			s.mu.Unlock()
 			wait := time.NewTimer(MaxListWait)
 			select {

@@ -266,3 +266,22 @@ func getWith(s *Snapshot, ctx context.Context, list ListFunc, interval time.Dura
 	s.setSource(list, interval)
 	return s.Get(ctx, notBefore)
 }
+
+// TestSnapshotGetWithAFrozenClock: a view listed at notBefore itself serves the caller, so a clock
+// that does not move between the caller's reading and the list (coarse clocks, fake clocks) cannot
+// make Get list for ever; an expired snapshot still lists again.
+func TestSnapshotGetWithAFrozenClock(t *testing.T) {
+	at := time.Unix(1000, 0)
+	var calls atomic.Int64
+	s := NewSnapshot(SnapshotOptions{Clock: func() time.Time { return at },
+		List: lister(&calls, func() []identitynow.Integration { return nil }), Interval: time.Minute})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := s.Get(ctx, at); err != nil || calls.Load() != 1 {
+		t.Fatalf("Get(notBefore = now) with a frozen clock: err %v after %d lists, want one list", err, calls.Load())
+	}
+	s.Expire()
+	if _, err := s.Get(ctx, time.Time{}); err != nil || calls.Load() != 2 {
+		t.Fatalf("an expired snapshot must list again: %d lists, err %v", calls.Load(), err)
+	}
+}
