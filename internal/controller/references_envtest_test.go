@@ -172,11 +172,15 @@ var _ = Describe("SimIntegration references by name", func() {
 			creating := []int{len(since(fake.APISources, createdAt)), len(since(fake.APIManagedClusters, createdAt))}
 			from := time.Now()
 			time.Sleep(2*poll + 100*time.Millisecond)
+			for _, api := range []string{fake.APISources, fake.APIManagedClusters} {
+				// Resolved again at the next interval; a loaded machine may run the reconcile a little late.
+				Eventually(func() []fake.LoggedRequest { return since(api, from) }).WithTimeout(4*poll).
+					ShouldNot(BeEmpty(), "%s: references are resolved again every interval", api)
+			}
 			window := time.Since(from)
 			for _, api := range []string{fake.APISources, fake.APIManagedClusters} {
 				calls := since(api, from)
-				Expect(calls).NotTo(BeEmpty(), "%s: references are resolved again every interval", api)
-				Expect(len(calls)).To(BeNumerically("<=", 3), "%s at %d objects: %d calls in %s", api, total, len(calls), window)
+				Expect(len(calls)).To(BeNumerically("<=", int(window/poll)+1), "%s at %d objects: %d calls in %s", api, total, len(calls), window)
 				for i := 1; i < len(calls); i++ {
 					Expect(calls[i].Time.Sub(calls[i-1].Time)).To(BeNumerically(">=", poll-100*time.Millisecond),
 						"%s at %d objects: two calls within one interval", api, total)
