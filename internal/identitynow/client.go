@@ -181,10 +181,16 @@ func checkURL(raw string, allowHTTP bool) error {
 	}
 }
 
+// idleConnTimeout closes a tenant's connection once it has been idle this long. A tenant is listed once
+// per poll interval; a kept-alive connection would hold two goroutines and their buffers per tenant
+// between lists (about 25 KiB: docs/benchmarks.md), while a burst of requests still reuses it.
+const idleConnTimeout = 15 * time.Second
+
 // newTransport clones the default transport with TLS 1.2+ and the extra roots, and with the guard
 // (if any) checking every address dialled.
 func newTransport(caBundle []byte, guard *AddressPolicy) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.IdleConnTimeout = idleConnTimeout
 	if guard != nil {
 		// Through a proxy the dialled address would be the proxy's, and the proxy would resolve
 		// the tenant's name itself: the check could not hold.
