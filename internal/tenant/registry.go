@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -137,7 +138,7 @@ type Registry struct {
 	// owners of each budget: every tenant whose client holds it, with its declared limit. The budget
 	// enforces the strictest limit of the proven owners, since the remote counts them all against
 	// one client id and release.
-	owners map[identitynow.BudgetKey]map[string]budgetOwner
+	owners map[identitynow.BudgetKey]budgetOwners
 }
 
 type entry struct {
@@ -151,8 +152,22 @@ type entry struct {
 }
 
 type budgetOwner struct {
+	key    string // the tenant's registry key
 	limit  simv1alpha1.RateLimit
 	proven bool
+}
+
+// budgetOwners are a budget's owners. Most budgets have one (each tenant its own API client), so a
+// slice: a map per budget cost about 1 KiB each, three budgets per tenant (docs/benchmarks.md).
+type budgetOwners []budgetOwner
+
+func (bo budgetOwners) index(key string) int {
+	for i := range bo {
+		if bo[i].key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 type sharedSnapshot struct {
@@ -191,7 +206,7 @@ func NewRegistry(o RegistryOptions) *Registry {
 		budgets: identitynow.NewBudgets(o.Clock), newRemote: o.NewRemote, allowHTTP: o.AllowInsecureHTTP,
 		log: o.Logger, onChange: o.OnChange, clock: o.Clock, timeout: o.Timeout, dialGuard: o.DialGuard,
 		conns: map[string]*entry{}, snapshots: map[string]*sharedSnapshot{},
-		owners: map[identitynow.BudgetKey]map[string]budgetOwner{},
+		owners: map[identitynow.BudgetKey]budgetOwners{},
 	}
 }
 
@@ -264,8 +279,9 @@ func (r *Registry) Prove(key string, conn *Connection) (*Connection, error) {
 		return e.conn, nil
 	}
 	for _, bk := range append([]identitynow.BudgetKey{e.budgetKey}, e.lookupKeys...) {
-		owners := r.owners[bk]
-		owners[key] = budgetOwner{limit: owners[key].limit, proven: true}
+		if i := r.owners[bk].index(key); i >= 0 {
+			r.owners[bk][i].proven = true
+		}
 		r.applyLimit(bk)
 	}
 	shared, ok := r.snapshots[e.snapshotKey]
@@ -363,10 +379,12 @@ func (r *Registry) releaseLocked(key string) {
 // joinBudget returns the budget for bk with key as an unproven owner: the budget keeps the limit of its
 // proven owners, or takes the strictest unproven limit if it has none.
 func (r *Registry) joinBudget(key string, bk identitynow.BudgetKey, limit simv1alpha1.RateLimit) *identitynow.Budget {
-	if r.owners[bk] == nil {
-		r.owners[bk] = map[string]budgetOwner{}
+	owner := budgetOwner{key: key, limit: limit}
+	if i := r.owners[bk].index(key); i >= 0 {
+		r.owners[bk][i] = owner
+	} else {
+		r.owners[bk] = append(r.owners[bk], owner)
 	}
-	r.owners[bk][key] = budgetOwner{limit: limit}
 	return r.applyLimit(bk)
 }
 
@@ -374,10 +392,12 @@ func (r *Registry) joinBudget(key string, bk identitynow.BudgetKey, limit simv1a
 // and drops the budget when it has no owner left.
 func (r *Registry) leaveBudget(key string, bk identitynow.BudgetKey) {
 	owners := r.owners[bk]
-	if _, ok := owners[key]; !ok {
+	i := owners.index(key)
+	if i < 0 {
 		return
 	}
-	delete(owners, key)
+	owners = slices.Delete(owners, i, i+1)
+	r.owners[bk] = owners
 	if len(owners) == 0 {
 		delete(r.owners, bk)
 		r.budgets.Drop(bk)
