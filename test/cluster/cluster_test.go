@@ -211,8 +211,13 @@ var _ = Describe("sim-operator on a real cluster", Ordered, func() {
 			}).Should(Succeed())
 
 			kubectl("create", "serviceaccount", "e2e-unbound", "-n", samplesNS)
-			code, _ := metricsGet(Default, clusterIP, createToken("e2e-unbound"))
-			Expect(code).To(Equal(http.StatusForbidden))
+			unbound := createToken("e2e-unbound")
+			// Each check is retried: right after a rollout the Service can still route a connection to
+			// the pod being replaced, which refuses it while it stops.
+			Eventually(func(g Gomega) {
+				code, _ := metricsGet(g, clusterIP, unbound)
+				g.Expect(code).To(Equal(http.StatusForbidden))
+			}).Should(Succeed())
 
 			kubectl("create", "serviceaccount", "e2e-metrics-reader", "-n", samplesNS)
 			kubectl("create", "clusterrolebinding", "e2e-metrics-reader", "--clusterrole="+metricsReader,
