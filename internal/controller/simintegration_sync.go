@@ -446,8 +446,8 @@ func (r *SimIntegrationReconciler) write(ctx context.Context, conn *tenant.Conne
 }
 
 // synced records a confirmed match: remote times, the last-applied record (for a managed object), and
-// lastSyncTime (moved at most once per poll interval while nothing changes, to keep idle objects free
-// of status writes).
+// lastSyncTime (moved while nothing changes only once per lastSyncRefresh or poll interval, whichever
+// is longer, so that a short poll interval does not make every idle object write its status).
 func (r *SimIntegrationReconciler) synced(s *scope, it identitynow.Integration, wrote bool) {
 	st := &s.obj.Status
 	st.ID = it.ID
@@ -459,16 +459,29 @@ func (r *SimIntegrationReconciler) synced(s *scope, it identitynow.Integration, 
 		st.Drift = nil
 	}
 	now := r.now()
-	if wrote || st.LastSyncTime == nil || st.ObservedGeneration != s.obj.Generation || now.Sub(st.LastSyncTime.Time) >= s.conn.PollInterval() {
+	if wrote || st.ObservedGeneration != s.obj.Generation || lastSyncDue(st.LastSyncTime, now, s.conn.PollInterval()) {
 		st.LastSyncTime = &metav1.Time{Time: now}
 	}
 }
 
+// lastSyncRefresh is how often lastSyncTime moves at least while nothing changes. Each move is one
+// status write per object: at a 1-minute poll interval, 10,000 idle objects would otherwise write 167
+// statuses a second (docs/benchmarks.md).
+const lastSyncRefresh = 10 * time.Minute
+
+// lastSyncDue reports whether an unchanged object's lastSyncTime should move to now.
+func lastSyncDue(last *metav1.Time, now time.Time, poll time.Duration) bool {
+	return last == nil || now.Sub(last.Time) >= max(poll, lastSyncRefresh)
+}
+
+// metaTime is t as a status keeps it: to the second, as metav1.Time is stored. The remote's times carry
+// milliseconds; kept whole, they would differ from the cached status on every reconcile, and every idle
+// object would write its status once per poll interval.
 func metaTime(t time.Time) *metav1.Time {
 	if t.IsZero() {
 		return nil
 	}
-	return &metav1.Time{Time: t}
+	return &metav1.Time{Time: t.Truncate(time.Second)}
 }
 
 // finalize deletes the remote object (unless the policy keeps it) and then releases the finalizer.
