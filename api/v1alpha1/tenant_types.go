@@ -134,7 +134,7 @@ type TenantSpec struct {
 	// pollInterval is how often the remote objects are read to detect drift, as a Go duration of at
 	// least 1s. One list call per interval serves every SimIntegration of the tenant; it is jittered.
 	// +optional
-	// +kubebuilder:default="10m"
+	// +kubebuilder:default="1m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="pollInterval must be at least 1s"

@@ -93,8 +93,12 @@ func (c *Connection) PollInterval() time.Duration {
 	if d := c.Spec.PollInterval.Duration; d > 0 {
 		return d
 	}
-	return 10 * time.Minute
+	return DefaultPollInterval
 }
+
+// DefaultPollInterval is the CRD's default pollInterval: one list per minute is 1 request in 600 of
+// the documented budget, whatever the tenant's size (docs/benchmarks.md).
+const DefaultPollInterval = time.Minute
 
 // List lists the tenant's remote objects; it is the snapshot's ListFunc.
 func (c *Connection) List(ctx context.Context, each func(identitynow.Integration)) error {

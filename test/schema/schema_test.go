@@ -122,7 +122,7 @@ var _ = Describe("CRD schema", func() {
 		Expect(k8sClient.Create(ctx, tenant)).To(Succeed())
 		tspec := tenant.Object["spec"].(map[string]any)
 		Expect(tspec).To(HaveKeyWithValue("apiRelease", "v2024"))
-		Expect(tspec).To(HaveKeyWithValue("pollInterval", "10m"))
+		Expect(tspec).To(HaveKeyWithValue("pollInterval", "1m"))
 		Expect(tspec).To(HaveKeyWithValue("updateStrategy", "Patch"))
 		Expect(tspec).To(HaveKeyWithValue("patchFormat", "Operations"))
 		Expect(tspec["rateLimit"]).To(Equal(map[string]any{"requests": int64(100), "period": "10s"}))
