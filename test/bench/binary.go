@@ -288,6 +288,7 @@ func (b *bench) coldPass(n int) error {
 		if _, rss, err := procMemory(b.mgr.cmd.Process.Pid); err == nil {
 			at := time.Since(start).Seconds()
 			timeline = append(timeline, fmt.Sprintf("%.1f,%.1f,%.0f", at, rss, reconciles))
+			b.series.ColdPassRSS = append(b.series.ColdPassRSS, rssPoint{T: at, RSS: rss, Reconciles: reconciles})
 			if rss > peak {
 				peak, peakAt, peakReconciles = rss, at, reconciles
 			}
@@ -303,4 +304,22 @@ func (b *bench) coldPass(n int) error {
 			reconciles, elapsed.Round(100*time.Millisecond), b.s.Concurrency)})
 	time.Sleep(5 * time.Second) // let the pass's last status writes land
 	return b.memory(n, "fresh process after its first full pass over every object")
+}
+
+// charts draws the PNG charts from the results file with test/bench/plots, a module of its own (so the
+// plotting library stays out of the operator's go.mod). A failure is reported, not fatal.
+func (b *bench) charts(results, dir string) {
+	in, err1 := filepath.Abs(results)
+	out, err2 := filepath.Abs(dir)
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintln(os.Stderr, "charts:", err)
+		return
+	}
+	cmd := exec.Command("go", "run", ".", "-in", in, "-out", out)
+	cmd.Dir = filepath.Join("test", "bench", "plots")
+	if raw, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "charts: %v\n%s", err, raw)
+		return
+	}
+	fmt.Printf("charts: %s\n", out)
 }

@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,7 +44,13 @@ import (
 	"github.com/sim-operator/sim-operator/internal/identitynow/fake"
 )
 
-const clientSecret = "bench-client-secret-0a1b2c"
+const (
+	clientSecret      = "bench-client-secret-0a1b2c"
+	credentialsSecret = "api-client"
+	info              = "(info)" // a figure without a goal
+	unitCalls         = "calls"
+	unitMiB           = "MiB"
+)
 
 type settings struct {
 	N           int           `json:"n"`
@@ -61,6 +68,11 @@ type settings struct {
 	Started     time.Time     `json:"started"`
 	LoadAvg     string        `json:"loadAvgAtStart"`
 	ManagerEnv  []string      `json:"managerEnv,omitempty"`
+	Phases      []string      `json:"phases"`
+	// FleetTenants × FleetSims objects in the fleet phase; FleetTokenTTL is its fakes' expires_in.
+	FleetTenants  int           `json:"fleetTenants"`
+	FleetSims     int           `json:"fleetSims"`
+	FleetTokenTTL time.Duration `json:"fleetTokenTTL"`
 }
 
 type result struct {
@@ -86,8 +98,39 @@ type bench struct {
 	remote  *fake.Server
 	url     string
 	results []result
+	series  series
 	mgr     *manager
 	logDir  string
+	binDir  string
+	starts  int // manager processes started so far (names their logs and profiles)
+}
+
+// series are the bench's time series and curves, written to the results file for the charts.
+type series struct {
+	ColdPassRSS     []rssPoint `json:"coldPassRSS,omitempty"`
+	FleetRestartRSS []rssPoint `json:"fleetRestartRSS,omitempty"`
+	// BulkCreate is the accepted SIM calls per limit period during the bulk create, against Limit.
+	BulkCreate       []int           `json:"bulkCreate,omitempty"`
+	Limit            int             `json:"limit"`
+	PeriodSeconds    float64         `json:"periodSeconds"`
+	CallsPerInterval []callsPoint    `json:"callsPerInterval,omitempty"`
+	FirstLists       []int           `json:"fleetFirstListsPerSecond,omitempty"`
+	ListCost         []listCostPoint `json:"listCost,omitempty"`
+}
+
+// rssPoint is one sample of the manager's resident set.
+type rssPoint struct {
+	T          float64 `json:"t"`
+	RSS        float64 `json:"rssMiB"`
+	Reconciles float64 `json:"reconciles"`
+}
+
+// callsPoint is the SIM calls per tenant per poll interval in a steady state with N objects per tenant.
+type callsPoint struct {
+	N       int     `json:"n"`
+	Tenants int     `json:"tenants"`
+	Mean    float64 `json:"mean"`
+	Max     float64 `json:"max"`
 }
 
 func main() {
@@ -104,22 +147,54 @@ func run() error {
 		quick    = flag.Bool("quick", false, "smoke run: n=100, steady-n=200, poll 10s")
 		limit    = flag.Int("limit", 100, "fake (and Tenant) rate limit: requests per --period")
 		period   = flag.Duration("period", 2*time.Second, "rate limit period (ISC documents 10s; scaled down)")
-		poll     = flag.Duration("poll", 20*time.Second, "Tenant pollInterval (scaled down from the 10m default)")
+		poll     = flag.Duration("poll", 20*time.Second, "Tenant pollInterval (scaled down from the 1m default)")
 		creators = flag.Int("creators", 8, "goroutines creating objects in the apiserver")
 		workers  = flag.Int("workers", 4, "the manager's --max-concurrent-reconciles (4 is the default)")
 		mgrEnv   = flag.String("manager-env", "", "comma-separated NAME=value pairs added to the manager's environment (e.g. GOMEMLIMIT=144MiB)")
 		coldPass = flag.Bool("cold-pass", true, "finish by restarting the manager with every object in place: full-pass throughput, heap and peak RSS")
+		fleetT   = flag.Int("fleet-tenants", 1000, "tenants in the fleet phase, each with its own client id and fake (0 skips the phase)")
+		fleetS   = flag.Int("fleet-sims", 10, "SimIntegrations per tenant in the fleet phase")
+		fleetTTL = flag.Duration("fleet-token-ttl", 60*time.Second, "token lifetime (expires_in) on the fleet's fakes (749s documented; scaled down)")
+		only     = flag.String("only", "", "run only these phases, comma-separated: single (the one- and two-tenant phases and the cold pass), listcost, fleet")
+		costN    = flag.String("list-cost-n", "10,100,1000,10000", "tenant sizes for the list-cost phase")
+		charts   = flag.String("charts", filepath.Join("docs", "images", "bench"), "write PNG charts here with test/bench/plots (empty: none)")
 		out      = flag.String("out", "bench-results.json", "JSON results file")
 		prof     = flag.String("profile-dir", "", "write the bench's CPU profile, the manager's heap profiles and logs here (default: a temp dir, printed)")
 	)
 	flag.Parse()
 	if *quick {
-		*n, *steadyN, *poll = 100, 200, 10*time.Second
+		*n, *steadyN, *poll, *fleetT = 100, 200, 10*time.Second, 100
+	}
+	want := map[string]bool{"single": true, "listcost": true, "fleet": *fleetT > 0}
+	if *only != "" {
+		want = map[string]bool{}
+		for p := range strings.SplitSeq(*only, ",") {
+			switch p = strings.TrimSpace(p); p {
+			case "single", "listcost", "fleet":
+				want[p] = true
+			default:
+				return fmt.Errorf("--only: unknown phase %q (single, listcost, fleet)", p)
+			}
+		}
+	}
+	var sizes []int
+	for f := range strings.SplitSeq(*costN, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return fmt.Errorf("--list-cost-n: %q is not a positive number", f)
+		}
+		sizes = append(sizes, v)
 	}
 	b := &bench{s: settings{
 		N: *n, SteadyN: *steadyN, Limit: *limit, Period: *period, Poll: *poll, Concurrency: *workers,
 		Creators: *creators, Edits: 50, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now(),
+		FleetTenants: *fleetT, FleetSims: *fleetS, FleetTokenTTL: *fleetTTL,
 	}}
+	b.series.Limit, b.series.PeriodSeconds = *limit, period.Seconds()
+	for p := range want {
+		b.s.Phases = append(b.s.Phases, p)
+	}
+	slices.Sort(b.s.Phases)
 	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
 		b.s.LoadAvg = strings.Join(strings.Fields(string(raw))[:3], " ")
 	}
@@ -165,12 +240,65 @@ func run() error {
 		home, _ := os.UserHomeDir()
 		_ = os.Setenv("KUBEBUILDER_ASSETS", filepath.Join(home, ".local/share/kubebuilder-envtest/k8s/1.37.2-linux-amd64"))
 	}
-	b.remote = fake.NewServer(fake.Options{
-		Clients:   map[string]string{"bench-a": clientSecret, "bench-b": clientSecret},
-		RateLimit: b.limit,
-	})
-	b.url = b.remote.Start()
-	defer b.remote.Close()
+	if b.s.ManagerEnv = nil; *mgrEnv != "" {
+		b.s.ManagerEnv = strings.Split(*mgrEnv, ",")
+	}
+	binDir, err := os.MkdirTemp("", "sim-operator-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(binDir) }()
+	b.binDir = binDir
+	fmt.Printf("settings: N=%d steady-n=%d L=%d/%s tiers=%v poll=%s MaxConcurrentReconciles=%d cpus=%d manager env %v phases %v fleet %d×%d\n",
+		b.s.N, b.s.SteadyN, b.s.Limit, b.s.Period, b.s.Tiers, b.s.Poll, b.s.Concurrency, b.s.CPUs, b.s.ManagerEnv, b.s.Phases, b.s.FleetTenants, b.s.FleetSims)
+
+	if want["single"] {
+		b.remote = fake.NewServer(fake.Options{
+			Clients:   map[string]string{"bench-a": clientSecret, "bench-b": clientSecret},
+			RateLimit: b.limit,
+		})
+		b.url = b.remote.Start()
+		err := b.inCluster(func() error {
+			if err := b.phases(); err != nil {
+				return err
+			}
+			if *coldPass {
+				return b.coldPass(b.s.N + max(b.s.SteadyN, 0))
+			}
+			return nil
+		})
+		b.remote.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if want["listcost"] {
+		if err := b.listCost(sizes, 7); err != nil {
+			return err
+		}
+		b.budgetShare()
+	}
+	if want["fleet"] && *fleetT > 0 {
+		f := newFleet(*fleetT, *fleetS, *fleetTTL, b.limit)
+		err := b.inCluster(func() error { return b.fleetPhase(f) })
+		f.close()
+		if err != nil {
+			return err
+		}
+	}
+	if err := b.write(*out); err != nil {
+		return err
+	}
+	b.print()
+	if *charts != "" {
+		b.charts(*out, *charts)
+	}
+	return nil
+}
+
+// inCluster runs phases against a fresh envtest (kube-apiserver and etcd) and a fresh manager
+// process, so that one group of phases does not carry the objects of another.
+func (b *bench) inCluster(phases func() error) error {
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
@@ -180,6 +308,8 @@ func run() error {
 		return fmt.Errorf("start envtest (run from the repository root; KUBEBUILDER_ASSETS=%s): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
 	}
 	defer func() { _ = env.Stop() }()
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
 	cfg.QPS = -1 // as ctrl.GetConfig does for the binary: no client-side rate limit (server-side APF only)
 	b.cfg = cfg
 	b.scheme = kruntime.NewScheme()
@@ -202,38 +332,16 @@ func run() error {
 	if !b.watched.WaitForCacheSync(ctx) {
 		return errors.New("the bench's SimIntegration watch did not sync")
 	}
-	binDir, err := os.MkdirTemp("", "sim-operator-bench-bin-")
-	if err != nil {
+	if b.mgr, err = buildManager(env, b.binDir, b.logDir, b.s.Concurrency); err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(binDir) }()
-	if b.mgr, err = buildManager(env, binDir, dir, *workers); err != nil {
+	b.mgr.env = b.s.ManagerEnv
+	b.mgr.starts = b.starts
+	if err := b.mgr.start(b.ctx); err != nil {
 		return err
 	}
-	if *mgrEnv != "" {
-		b.mgr.env = strings.Split(*mgrEnv, ",")
-		b.s.ManagerEnv = b.mgr.env
-	}
-	if err := b.mgr.start(ctx); err != nil {
-		return err
-	}
-	defer b.mgr.stop()
-	fmt.Printf("settings: N=%d steady-n=%d L=%d/%s tiers=%v poll=%s MaxConcurrentReconciles=%d cpus=%d manager env %v\n",
-		b.s.N, b.s.SteadyN, b.s.Limit, b.s.Period, b.s.Tiers, b.s.Poll, b.s.Concurrency, b.s.CPUs, b.s.ManagerEnv)
-
-	if err := b.phases(); err != nil {
-		return err
-	}
-	if *coldPass {
-		if err := b.coldPass(b.s.N + max(b.s.SteadyN, 0)); err != nil {
-			return err
-		}
-	}
-	if err := b.write(*out); err != nil {
-		return err
-	}
-	b.print()
-	return nil
+	defer func() { b.mgr.stop(); b.starts = b.mgr.starts }()
+	return phases()
 }
 
 func (b *bench) phases() error {
@@ -285,7 +393,7 @@ func (b *bench) tenant(ns, clientID string, req int32, period time.Duration) (te
 		return t, err
 	}
 	if err := b.k8s.Create(b.ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api-client"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: credentialsSecret},
 		StringData: map[string]string{"clientId": clientID, "clientSecret": clientSecret},
 	}); err != nil {
 		return t, err
@@ -294,7 +402,7 @@ func (b *bench) tenant(ns, clientID string, req int32, period time.Duration) (te
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: t.name},
 		Spec: simv1alpha1.TenantSpec{
 			BaseURL:        b.url,
-			CredentialsRef: simv1alpha1.CredentialsReference{Name: "api-client"},
+			CredentialsRef: simv1alpha1.CredentialsReference{Name: credentialsSecret},
 			PollInterval:   metav1.Duration{Duration: b.s.Poll},
 			RateLimit:      simv1alpha1.RateLimit{Requests: req, Period: metav1.Duration{Duration: period}},
 		},
@@ -481,6 +589,7 @@ func (b *bench) bulkCreate(t tenantEnv) error {
 		}
 		buckets[i]++
 	}
+	b.series.BulkCreate = buckets
 	fmt.Printf("  accepted SIM calls per %s from the first create: %v; %.0f reconciles (%.2f per object)\n", b.s.Period, buckets, recs, recs/float64(n))
 	needed := n + 1 // one POST per object and at least one list
 	ideal := float64(needed) / rate
@@ -514,7 +623,9 @@ func (b *bench) steady(t tenantEnv, n int) error {
 		return r.ClientID == t.clientID || r.ClientID == ""
 	}))
 	perInterval := float64(len(rs)+toks) / float64(intervals)
-	b.add(result{Measure: "steady state: remote calls per poll interval per tenant", N: n, Value: perInterval, Unit: "calls",
+	simPer := float64(len(rs)) / float64(intervals)
+	b.series.CallsPerInterval = append(b.series.CallsPerInterval, callsPoint{N: n, Tenants: 1, Mean: simPer, Max: simPer})
+	b.add(result{Measure: "steady state: remote calls per poll interval per tenant", N: n, Value: perInterval, Unit: unitCalls,
 		Goal: "≤ 2, independent of N", Met: perInterval <= 2,
 		Detail: fmt.Sprintf("%d SIM calls (%d list) + %d token calls in %d × %s window", len(rs), lists, toks, intervals, b.s.Poll)})
 	b.add(result{Measure: "steady state: remote writes while nothing changed", N: n, Value: float64(writes), Unit: "writes",
@@ -593,8 +704,8 @@ func (b *bench) memory(n int, what string) error {
 	}
 	detail := fmt.Sprintf("%s; HeapAlloc %.1f MiB, free heap not yet returned to the OS %.1f MiB, runtime Sys %.0f MiB, VmRSS %.0f MiB now; heap profile %s",
 		what, u.heapAlloc, u.idle, u.sys, u.rss, filepath.Base(u.profile))
-	b.add(result{Measure: "manager memory: Go heap in use after GC", N: n, Value: u.heapInuse, Unit: "MiB", Goal: "(info)", Met: true, Detail: detail})
-	b.add(result{Measure: "manager memory: peak RSS (VmHWM) since start", N: n, Value: u.peakRSS, Unit: "MiB", Goal: "≤ 150 MiB", Met: u.peakRSS <= 150, Detail: detail})
+	b.add(result{Measure: "manager memory: Go heap in use after GC", N: n, Value: u.heapInuse, Unit: unitMiB, Goal: info, Met: true, Detail: detail})
+	b.add(result{Measure: "manager memory: peak RSS (VmHWM) since start", N: n, Value: u.peakRSS, Unit: unitMiB, Goal: "≤ 150 MiB", Met: u.peakRSS <= 150, Detail: detail})
 	return nil
 }
 
@@ -614,14 +725,14 @@ func (b *bench) restart(t tenantEnv) error {
 	rs := b.sims(t.clientID, start, first)
 	toks := b.tokens(start, first)
 	writes := count(rs, isWrite)
-	b.add(result{Measure: "restart: remote calls in the first 0.9 × poll interval", N: b.s.N, Value: float64(len(rs) + toks), Unit: "calls",
+	b.add(result{Measure: "restart: remote calls in the first 0.9 × poll interval", N: b.s.N, Value: float64(len(rs) + toks), Unit: unitCalls,
 		Goal: "≤ 2", Met: len(rs)+toks <= 2,
 		Detail: fmt.Sprintf("%d SIM (%d list, %d writes) + %d token; window %s", len(rs), count(rs, isList), writes, toks, (b.s.Poll * 9 / 10).Round(time.Second))})
 	end := start.Add(2 * b.s.Poll)
 	time.Sleep(time.Until(end))
 	rs = b.sims(t.clientID, start, end)
 	toks = b.tokens(start, end)
-	b.add(result{Measure: "restart: remote calls in 2 poll intervals (info)", N: b.s.N, Value: float64(len(rs) + toks), Unit: "calls",
+	b.add(result{Measure: "restart: remote calls in 2 poll intervals (info)", N: b.s.N, Value: float64(len(rs) + toks), Unit: unitCalls,
 		Goal: "(2 lists + 1 token expected)", Met: count(rs, isWrite) == 0,
 		Detail: fmt.Sprintf("%d SIM (%d list, %d writes) + %d token", len(rs), count(rs, isList), count(rs, isWrite), toks)})
 	// All objects must still be Ready.
@@ -694,7 +805,7 @@ func (b *bench) throughput(t tenantEnv) error {
 }
 
 func (b *bench) write(path string) error {
-	raw, err := json.MarshalIndent(map[string]any{"settings": b.s, "results": b.results}, "", "  ")
+	raw, err := json.MarshalIndent(map[string]any{"settings": b.s, "results": b.results, "series": b.series}, "", "  ")
 	if err != nil {
 		return err
 	}
