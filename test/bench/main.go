@@ -157,33 +157,26 @@ func run() error {
 		fleetTTL = flag.Duration("fleet-token-ttl", 60*time.Second, "token lifetime (expires_in) on the fleet's fakes (749s documented; scaled down)")
 		only     = flag.String("only", "", "run only these phases, comma-separated: single (the one- and two-tenant phases and the cold pass), listcost, fleet")
 		costN    = flag.String("list-cost-n", "10,100,1000,10000", "tenant sizes for the list-cost phase")
-		charts   = flag.String("charts", filepath.Join("docs", "images", "bench"), "write PNG charts here with test/bench/plots (empty: none)")
+		charts   = flag.String("charts", filepath.Join("docs", "images", "bench"), "write PNG charts here with test/bench/plots (empty: none; --quick draws none unless set)")
 		out      = flag.String("out", "bench-results.json", "JSON results file")
 		prof     = flag.String("profile-dir", "", "write the bench's CPU profile, the manager's heap profiles and logs here (default: a temp dir, printed)")
 	)
 	flag.Parse()
 	if *quick {
 		*n, *steadyN, *poll, *fleetT = 100, 200, 10*time.Second, 100
-	}
-	want := map[string]bool{"single": true, "listcost": true, "fleet": *fleetT > 0}
-	if *only != "" {
-		want = map[string]bool{}
-		for p := range strings.SplitSeq(*only, ",") {
-			switch p = strings.TrimSpace(p); p {
-			case "single", "listcost", "fleet":
-				want[p] = true
-			default:
-				return fmt.Errorf("--only: unknown phase %q (single, listcost, fleet)", p)
-			}
+		explicit := false
+		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "charts" })
+		if !explicit {
+			*charts = "" // a smoke run does not replace the charts of docs/benchmarks.md
 		}
 	}
-	var sizes []int
-	for f := range strings.SplitSeq(*costN, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || v <= 0 {
-			return fmt.Errorf("--list-cost-n: %q is not a positive number", f)
-		}
-		sizes = append(sizes, v)
+	want, err := phasesToRun(*only, *fleetT)
+	if err != nil {
+		return err
+	}
+	sizes, err := listCostSizes(*costN)
+	if err != nil {
+		return err
 	}
 	b := &bench{s: settings{
 		N: *n, SteadyN: *steadyN, Limit: *limit, Period: *period, Poll: *poll, Concurrency: *workers,
@@ -294,6 +287,36 @@ func run() error {
 		b.charts(*out, *charts)
 	}
 	return nil
+}
+
+// phasesToRun reads --only: the groups of phases to run (all by default; the fleet if it has tenants).
+func phasesToRun(only string, fleetTenants int) (map[string]bool, error) {
+	if only == "" {
+		return map[string]bool{"single": true, "listcost": true, "fleet": fleetTenants > 0}, nil
+	}
+	want := map[string]bool{}
+	for p := range strings.SplitSeq(only, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "single", "listcost", "fleet":
+			want[p] = true
+		default:
+			return nil, fmt.Errorf("--only: unknown phase %q (single, listcost, fleet)", p)
+		}
+	}
+	return want, nil
+}
+
+// listCostSizes reads --list-cost-n.
+func listCostSizes(list string) ([]int, error) {
+	var sizes []int
+	for f := range strings.SplitSeq(list, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("--list-cost-n: %q is not a positive number", f)
+		}
+		sizes = append(sizes, v)
+	}
+	return sizes, nil
 }
 
 // inCluster runs phases against a fresh envtest (kube-apiserver and etcd) and a fresh manager
