@@ -240,11 +240,11 @@ spec:
 				map[string]string{"tenant": tenantSel["tenant"], "condition": "Ready", "status": "True", "reason": "TokenObtained"})).To(HaveLen(1))
 			g.Expect(metricValue(g, samples, "sim_operator_tenant_budget_requests_limit")).To(Equal(100.0))
 			g.Expect(metricValue(g, samples, "sim_operator_tenant_budget_period_seconds")).To(Equal(10.0))
-			g.Expect(metricValue(g, samples, "sim_operator_tenant_poll_interval_seconds")).To(Equal(600.0))
+			g.Expect(metricValue(g, samples, "sim_operator_tenant_poll_interval_seconds")).To(Equal(60.0), "the default pollInterval")
 			g.Expect(metricValue(g, samples, "sim_operator_tenant_backoff_seconds")).To(Equal(0.0))
 			g.Expect(metricValue(g, samples, "sim_operator_tenant_token_failures_total")).To(Equal(0.0))
 			g.Expect(metricValue(g, samples, "sim_operator_tenant_snapshot_objects")).To(BeNumerically(">=", 4))
-			g.Expect(metricValue(g, samples, "sim_operator_tenant_snapshot_age_seconds")).To(BeNumerically("<", 600))
+			g.Expect(metricValue(g, samples, "sim_operator_tenant_snapshot_age_seconds")).To(BeNumerically("<", 2*60))
 			g.Expect(metricValue(g, samples, "sim_operator_tenant_last_token_success_timestamp_seconds")).
 				To(BeNumerically("~", float64(time.Now().Unix()), 600))
 		}).Should(Succeed())
