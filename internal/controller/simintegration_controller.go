@@ -337,13 +337,15 @@ func (r *SimIntegrationReconciler) RemoteChanged(endpoint string, ids []string) 
 	}
 }
 
-// SetupWithManager registers the reconciler and its watches: its own spec and annotations, the
+// SetupWithManager registers the reconciler and its watches: its own spec and annotations (with the
+// objects of the initial list that hold an unhandled change served first, see pendingFirst), the
 // tenants, the referenced Secrets' metadata and remote changes seen by the snapshots.
 func (r *SimIntegrationReconciler) SetupWithManager(mgr manager.Manager) error {
 	r.changes = &remoteChanges{reader: mgr.GetClient(), log: mgr.GetLogger().WithName("remote-changes")}
 	return builder.ControllerManagedBy(mgr).
 		For(&simv1alpha1.SimIntegration{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
+		Watches(&simv1alpha1.SimIntegration{}, pendingFirst{}).
 		Watches(&simv1alpha1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
 		Watches(&simv1alpha1.ClusterTenant{}, handler.EnqueueRequestsFromMapFunc(r.forTenant)).
 		WatchesMetadata(secretMeta(), handler.EnqueueRequestsFromMapFunc(r.forSecret)).
