@@ -148,7 +148,19 @@ type stateCollector struct {
 	registry *tenant.Registry
 	// clock defaults to time.Now.
 	clock func() time.Time
+	// every is the shortest time between two passes over the cache; a scrape within it gets the
+	// samples of the last pass (0: every scrape passes).
+	every time.Duration
+
+	mu     sync.Mutex
+	last   []prometheus.Metric
+	lastAt time.Time
 }
+
+// collectEvery bounds what scrapes cost the manager: one pass over the cached objects per 5 s,
+// however often and by however many scrapers the endpoint is read (a pass over 10,000 objects
+// allocates about 5 MB). The state metrics are then up to 5 s old.
+const collectEvery = 5 * time.Second
 
 var allDescs = []*prometheus.Desc{
 	descSims, descSimCondition, descSuspended, descObserveOnly, descDrifted, descPendingCreate, descDeleting,
@@ -173,9 +185,37 @@ type simCounts struct {
 
 type conditionKey struct{ condition, status, reason string }
 
-// Collect implements prometheus.Collector. A cache that cannot be read (not synced within
-// collectTimeout) leaves the state metrics out of that scrape rather than failing it.
+// Collect implements prometheus.Collector: it sends the samples of the last pass over the cache,
+// made anew when it is older than c.every. Concurrent scrapes wait for one pass.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil || time.Since(c.lastAt) >= c.every {
+		c.last, c.lastAt = c.pass(), time.Now()
+	}
+	for _, m := range c.last {
+		ch <- m
+	}
+}
+
+// pass computes the state metrics from the cache. A cache that cannot be read (not synced within
+// collectTimeout) leaves them out rather than failing the scrape, and is read again at the next one.
+func (c *stateCollector) pass() []prometheus.Metric {
+	ch := make(chan prometheus.Metric, 64)
+	out := make(chan []prometheus.Metric)
+	go func() {
+		var ms []prometheus.Metric
+		for m := range ch {
+			ms = append(ms, m)
+		}
+		out <- ms
+	}()
+	c.collect(ch)
+	close(ch)
+	return <-out
+}
+
+func (c *stateCollector) collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
 	now := time.Now()
@@ -352,7 +392,7 @@ func registerStateMetrics(reg prometheus.Registerer, reader client.Reader, regis
 	if registeredState != nil {
 		reg.Unregister(registeredState)
 	}
-	c := &stateCollector{reader: reader, registry: registry}
+	c := &stateCollector{reader: reader, registry: registry, every: collectEvery}
 	if err := reg.Register(c); err != nil {
 		if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
 			return err

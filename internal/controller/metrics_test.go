@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	simv1alpha1 "github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/identitynow"
@@ -342,5 +343,51 @@ func TestTenantLabel(t *testing.T) {
 		if got := refLabel(tc.obj); got != tc.want {
 			t.Errorf("refLabel(%v) = %q, want %q", tc.obj.Spec.TenantRef, got, tc.want)
 		}
+	}
+}
+
+// However often the endpoint is scraped, the collector passes over the cache once per c.every and
+// answers the scrapes in between with the samples of that pass.
+func TestStateMetricsPassOverTheCacheOncePerInterval(t *testing.T) {
+	lists := 0
+	cl := fake.NewClientBuilder().WithScheme(metricsScheme(t)).
+		WithObjects(sharedClusterTenant(), simIn("iam", "a", sharedRef, nil)).
+		WithInterceptorFuncs(interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*simv1alpha1.SimIntegrationList); ok {
+				lists++
+			}
+			return c.List(ctx, list, opts...)
+		}}).Build()
+	c := &stateCollector{reader: cl, every: time.Hour}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	total := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "sim_operator_simintegrations" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no sim_operator_simintegrations")
+		return 0
+	}
+	for range 10 {
+		if got := total(); got != 1 {
+			t.Fatalf("simintegrations = %v, want 1", got)
+		}
+	}
+	if err := cl.Create(context.Background(), simIn("iam", "b", sharedRef, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(); got != 1 || lists != 1 {
+		t.Fatalf("within the interval: simintegrations = %v after %d lists, want the last pass's 1 after 1 list", got, lists)
+	}
+	c.every = 0
+	if got := total(); got != 2 || lists != 2 {
+		t.Fatalf("after the interval: simintegrations = %v after %d lists, want 2 after 2", got, lists)
 	}
 }
